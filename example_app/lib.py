@@ -1,0 +1,4 @@
+def foo():
+    return 42
+def bar():
+    return 43
