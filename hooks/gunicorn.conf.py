@@ -43,7 +43,7 @@ def _read_switch():
     value = os.environ.get("GUNICORN_COVERAGE", "on")
     if value not in ("on", "off"):
         raise SystemExit(f"GUNICORN_COVERAGE={value!r} is not valid: use 'on' or 'off'.")
-    return value == "on" and coverage is not None
+    return value == "on"
 
 
 def _read_snapshot_seconds():
@@ -62,7 +62,8 @@ def _read_snapshot_seconds():
     return seconds
 
 
-MEASURE = _read_switch()
+ENABLED = _read_switch()
+MEASURE = ENABLED and coverage is not None
 SNAPSHOT_SECONDS = _read_snapshot_seconds()
 
 
@@ -77,7 +78,10 @@ def _start_measuring():
     try:
         cov = coverage.Coverage(data_file=None)
     except coverage.CoverageException as exc:  # A broken .coveragerc, for example.
-        raise SystemExit(f"coverage: {exc}") from None
+        problem = " ".join(str(exc).split())  # configparser's messages span lines.
+        raise SystemExit(
+            f"coverage: {problem} (fix it, or set GUNICORN_COVERAGE=off to serve unmeasured)"
+        ) from None
     # Measure the application, not this file; and an idle worker that measured
     # nothing is no mistake worth a warning.
     cov.set_option("run:omit", [*cov.get_option("run:omit"), __file__])
@@ -88,14 +92,16 @@ def _start_measuring():
     return cov
 
 
-def _save(log):
+def _save(log, last=False):
     """Write what _cov measured since the last save to a new data file.
 
     A new file each time: a Coverage object that writes again into a file that
     ``coverage combine`` already removed writes lines that no combine reads.
     """
     data = _cov.get_data()
-    if not data.measured_files():
+    # Nothing ran since the last save? (get_data() also lists the unexecuted
+    # files of [run] source, without lines: no reason for a file.)
+    if not any(data.lines(path) for path in data.measured_files()):
         return
     # coverage's own name pattern, which ``coverage combine`` looks for. (With
     # suffix=True coverage would also put a content hash in the name, but
@@ -107,8 +113,10 @@ def _save(log):
         new_file.write()
     except Exception as exc:  # An unwritable directory, a full disk, ...
         log.error(
-            "coverage: could not write %s: %s (the data is kept for the next save)",
+            "coverage: could not write %s: %s (%s)",
             os.path.relpath(new_file.data_filename()), exc,
+            "this worker's data since its last save is lost" if last
+            else "the data is kept for the next save",
         )
         return
     data.erase()  # Written: start the next file from nothing.
@@ -124,10 +132,10 @@ if MEASURE:
 def when_ready(server):
     """Master, once, after the app is loaded (with --preload) and before the
     first worker: save what the master ran, then stop measuring it."""
-    if coverage is None:
+    if ENABLED and coverage is None:
         server.log.warning(
-            "coverage: measurement is off: coverage is not installed here "
-            "(pip install coverage)"
+            "coverage: not measuring: the coverage package is not installed here "
+            "(pip install coverage, or set GUNICORN_COVERAGE=off)"
         )
     _stop_measuring_master(server)
 
@@ -183,6 +191,7 @@ def post_worker_init(worker):
     threading.Thread(
         target=_write_snapshots, args=(worker.log,), name="coverage-snapshots", daemon=True
     ).start()
+    worker.log.info("coverage: measuring this worker")
 
 
 def _write_snapshots(log):
@@ -240,8 +249,8 @@ def worker_exit(server, worker):
         return
     _cov.stop()
     if _gate is None:  # The worker died before post_worker_init: no snapshots ran.
-        _save(worker.log)
+        _save(worker.log, last=True)
         return
     # Nothing is measured any more, so there is no request to wait for.
     with _between_requests(wait_for_requests=False):
-        _save(worker.log)
+        _save(worker.log, last=True)

@@ -219,7 +219,8 @@ def _play(step, terminal, port, show, timeout):
 
 
 def _starts_a_server(command):
-    return command.startswith("gunicorn ")
+    """`gunicorn ...`, possibly after environment settings: `NAME=value gunicorn ...`."""
+    return re.match(r"(\w+=\S+ )*gunicorn ", command) is not None
 
 
 def _wait_for_server_lines(step, terminal, expected, port, show, timeout):
