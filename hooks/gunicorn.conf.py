@@ -67,29 +67,35 @@ MEASURE = ENABLED and coverage is not None
 SNAPSHOT_SECONDS = _read_snapshot_seconds()
 
 
-# The Coverage object that measures this process. gunicorn loads this file in
-# the master, so it first measures the master; each worker replaces it with
-# its own in post_fork.
+# The Coverage object that measures this process, and where its data goes
+# (coverage's data_file setting). gunicorn loads this file in the master, so
+# they first measure the master; each worker starts its own in post_fork.
 _cov = None
+_data_file = None
 
 
 def _start_measuring():
     """Start a Coverage object that collects in memory: _save writes the files."""
+    global _cov, _data_file
     try:
-        cov = coverage.Coverage(data_file=None)
+        _cov = coverage.Coverage(data_file=None)
     except coverage.CoverageException as exc:  # A broken .coveragerc, for example.
         problem = " ".join(str(exc).split())  # configparser's messages span lines.
         raise SystemExit(
             f"coverage: {problem} (fix it, or set GUNICORN_COVERAGE=off to serve unmeasured)"
         ) from None
+    # Coverage.start() creates the data file's directory even when it collects
+    # in memory; _save does that instead, so that a directory that cannot be
+    # written to is reported at each save rather than stopping the server.
+    _data_file = _cov.get_option("run:data_file")
+    _cov.set_option("run:data_file", os.path.basename(_data_file))
     # Measure the application, not this file; and an idle worker that measured
     # nothing is no mistake worth a warning.
-    cov.set_option("run:omit", [*cov.get_option("run:omit"), __file__])
-    cov.set_option(
-        "run:disable_warnings", [*cov.get_option("run:disable_warnings"), "no-data-collected"]
+    _cov.set_option("run:omit", [*_cov.get_option("run:omit"), __file__])
+    _cov.set_option(
+        "run:disable_warnings", [*_cov.get_option("run:disable_warnings"), "no-data-collected"]
     )
-    cov.start()
-    return cov
+    _cov.start()
 
 
 def _save(log, last=False):
@@ -107,8 +113,9 @@ def _save(log, last=False):
     # suffix=True coverage would also put a content hash in the name, but
     # update() does not compute it, and combine would skip the files as copies.)
     suffix = f"{socket.gethostname().replace('.', '_')}.pid{os.getpid()}.X{secrets.token_hex(3)}x"
-    new_file = coverage.CoverageData(basename=_cov.get_option("run:data_file"), suffix=suffix)
+    new_file = coverage.CoverageData(basename=_data_file, suffix=suffix)
     try:
+        os.makedirs(os.path.dirname(_data_file) or ".", exist_ok=True)
         new_file.update(data)
         new_file.write()
     except Exception as exc:  # An unwritable directory, a full disk, ...
@@ -126,7 +133,7 @@ def _save(log, last=False):
 # Measure the master from the moment gunicorn loads this file: with --preload
 # the master imports the application before any worker exists.
 if MEASURE:
-    _cov = _start_measuring()
+    _start_measuring()
 
 
 def when_ready(server):
@@ -156,9 +163,8 @@ def _stop_measuring_master(server):
 def post_fork(server, worker):
     """Worker, right after the fork and before it imports the application:
     the first hook of the original recipe. Measure this worker on its own."""
-    global _cov
     if MEASURE:
-        _cov = _start_measuring()
+        _start_measuring()
 
 
 # Snapshots. The signal handler only writes a byte to a pipe; a thread does the

@@ -79,7 +79,7 @@ class Report(typing.NamedTuple):
 class Server:
     """A gunicorn master with its workers, started by `start` below."""
 
-    def __init__(self, directory, args, env, measuring=True):
+    def __init__(self, directory, args, env, measuring=True, python=sys.executable):
         self.directory = directory
         self.measuring = measuring
         self.port = free_port()
@@ -87,7 +87,7 @@ class Server:
         self.log_path = directory / "gunicorn.log"
         self.pid_file = directory / "gunicorn.pid"
         command = [
-            sys.executable, "-m", "gunicorn",
+            python, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{self.port}",
             "--pid", str(self.pid_file),
             "--no-control-socket",
@@ -204,16 +204,22 @@ def example(tmp_path):
 def start(example):
     """Start gunicorn with the hook file on the example app: start(*args, env=...).
 
-    Waits until every worker has booted; stops every server at teardown.
+    Waits until every worker has booted and (unless `measuring` is false, or
+    GUNICORN_COVERAGE=off) says it measures; stops every server at teardown.
     """
     servers = []
 
-    def start_server(*args, env=None, workers=2, app="example_app.app:app", wait=True):
+    def start_server(
+        *args, env=None, workers=2, app="example_app.app:app", wait=True,
+        python=sys.executable, measuring=None,
+    ):
         environment = {**os.environ, **(env or {})}
         environment.pop("GUNICORN_CMD_ARGS", None)
+        if measuring is None:
+            measuring = environment.get("GUNICORN_COVERAGE") != "off"
         server = Server(
             example, ["-c", "gunicorn.conf.py", "--workers", str(workers), *args, app],
-            environment, measuring=environment.get("GUNICORN_COVERAGE") != "off",
+            environment, measuring, python,
         )
         servers.append(server)
         if wait:

@@ -11,7 +11,8 @@ import csv
 import re
 from pathlib import Path
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "saved-when.rst"
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "saved-when.rst"
 
 
 def rows():
@@ -29,7 +30,7 @@ def rows():
     return [dict(zip(header, row)) for row in csv.reader(body, skipinitialspace=True) if row]
 
 
-def tests_named(row):
+def named_tests(row):
     """The test ids in a row's "Proven by" cell: ``test_x.py::test_y[id]``."""
     return re.findall(r"``([\w./]+\.py::[\w\[\]-]+)``", row["Proven by"])
 
@@ -37,7 +38,7 @@ def tests_named(row):
 def documented_result(test_id):
     """(cover, missing) for lib.py, from the row that names `test_id`."""
     for row in rows():
-        if test_id in tests_named(row):
+        if test_id in named_tests(row):
             cell = row["lib.py"]
             cover = re.search(r"\d+%", cell).group()
             missing = re.search(r"lines? ([\d, -]+) missing", cell)
