@@ -201,24 +201,24 @@ def post_worker_init(worker):
 
 
 def _write_snapshots(log):
+    """The snapshot thread: save on each USR1, and every SNAPSHOT_SECONDS if set."""
     while True:
         woken, _, _ = select.select([_wakeup_read], [], [], SNAPSHOT_SECONDS)
         if woken:
             os.read(_wakeup_read, 512)
-        with _between_requests(wait_for_requests=True):
-            _save(log)
+        _save_safely(log, wait_for_requests=True)
 
 
-@contextlib.contextmanager
-def _between_requests(wait_for_requests):
+def _save_safely(log, wait_for_requests, last=False):
+    """_save, one save at a time, and (if asked) only while no request runs."""
     global _saving
     with _gate:
-        _gate.wait_for(lambda: not _saving)  # One save at a time.
+        _gate.wait_for(lambda: not _saving)
         _saving = True
         if wait_for_requests:
             _gate.wait_for(lambda: _requests_running == 0)
     try:
-        yield
+        _save(log, last)
     finally:
         with _gate:
             _saving = False
@@ -254,9 +254,7 @@ def worker_exit(server, worker):
     if _cov is None or worker.pid != os.getpid():
         return
     _cov.stop()
-    if _gate is None:  # The worker died before post_worker_init: no snapshots ran.
+    if _gate is None:  # The worker died before post_worker_init: no snapshot runs.
         _save(worker.log, last=True)
-        return
-    # Nothing is measured any more, so there is no request to wait for.
-    with _between_requests(wait_for_requests=False):
-        _save(worker.log, last=True)
+    else:  # Nothing is measured any more: no need to wait for requests.
+        _save_safely(worker.log, wait_for_requests=False, last=True)

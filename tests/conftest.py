@@ -141,6 +141,10 @@ class Server:
         ready = "coverage: measuring this worker" if self.measuring else "Booting worker"
         return all(f"[{pid}] [INFO] {ready}" in log for pid in pids)
 
+    def wait_for_exit(self, pids, timeout=15):
+        """Wait until these processes are gone: whatever they saved is on disk."""
+        wait_until(lambda: not any(process_exists(p) for p in pids), timeout, f"{pids} to exit")
+
     def log(self):
         return self.log_path.read_text(errors="replace")
 
@@ -178,10 +182,7 @@ class Server:
         if self.process.poll() is None:
             self.send(sig)
         self.process.wait(timeout=timeout)
-        wait_until(
-            lambda: not any(process_exists(p) for p in self._seen_workers),
-            timeout, "the workers to exit",
-        )
+        self.wait_for_exit(self._seen_workers, timeout)
 
     def kill_everything(self):
         """Teardown: whatever is left of this server, by pid."""
