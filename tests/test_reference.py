@@ -12,6 +12,7 @@ failures and log lines that no other test covers.
 
 import ast
 import re
+import shutil
 import signal
 
 import pytest
@@ -83,6 +84,7 @@ def test_the_lists_come_from_the_real_files():
     assert {"post_fork", "worker_exit", "post_request"} <= GUNICORN_HOOKS
     assert {"post_fork", "worker_exit"} <= set(HOOKS)
     assert "GUNICORN_COVERAGE" in VARIABLES
+    assert any(re.fullmatch(p, "coverage: wrote .coverage.h.pid1.X2x") for p in MESSAGES)
     assert sections("hook") and sections("env")
 
 
@@ -118,6 +120,43 @@ def test_the_environment_variable_is_documented(name):
     )
 
 
+def messages(tree):
+    """The lines the hook file prints or logs: strings that start with "coverage: ".
+
+    As patterns: what the code fills in (%s, {...}) matches anything.
+    """
+    found = set()
+    parts = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
+             for part in node.values}
+    for node in ast.walk(tree):
+        if id(node) in parts:  # A piece of an f-string: the f-string is the message.
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            pattern = re.escape(node.value).replace("%s", ".+")
+        elif isinstance(node, ast.JoinedStr):
+            pattern = "".join(
+                re.escape(part.value) if isinstance(part, ast.Constant) else ".+"
+                for part in node.values
+            )
+        else:
+            continue
+        if pattern.startswith("coverage:"):
+            found.add(pattern)
+    return sorted(found)
+
+
+MESSAGES = messages(HOOK_TREE)
+
+
+@pytest.mark.parametrize("pattern", MESSAGES)
+def test_the_message_is_documented(pattern):
+    # The page shows each message as a literal, with <placeholders> for what varies.
+    literals = re.findall(r"``(.+?)``", " ".join(REFERENCE.read_text().split()))
+    assert any(re.fullmatch(pattern, literal) for literal in literals), (
+        f"docs/reference.rst shows no line like {pattern!r} (as a ``literal``)"
+    )
+
+
 def test_the_page_documents_nothing_the_file_lacks():
     assert sorted(sections("hook")) == sorted(HOOKS)
     assert sorted(sections("env")) == sorted(name.lower() for name in VARIABLES)
@@ -146,9 +185,9 @@ def test_a_broken_coveragerc_stops_gunicorn_before_it_starts(example, start):
     set_coveragerc(example, "parallel = True", "parallel = maybe")
     server = start(wait=False)
     assert server.process.wait(timeout=30) == 1
-    log = server.log()
-    assert log.startswith("coverage: ") and "maybe" in log.splitlines()[0], log
-    assert "Starting gunicorn" not in log
+    [line] = server.log().splitlines()
+    assert line.startswith("coverage: ") and "maybe" in line, line
+    assert line.endswith("(fix it, or set GUNICORN_COVERAGE=off to serve unmeasured)")
 
 
 @pytest.mark.parametrize("parallel, left", [("True", 0), ("False", 2)], ids=["parallel", "not-parallel"])
@@ -172,11 +211,11 @@ def test_the_hook_file_is_never_in_a_report(example, start):
 
 
 def test_a_failed_save_logs_why_and_keeps_the_data(example, start):
-    # A data_file in a directory that does not exist: no save can succeed.
     rc = example / ".coveragerc"
     rc.write_text(rc.read_text() + "data_file = data/.coverage\n")
-    server = start()
+    server = start()  # coverage creates the directory data/ ...
     assert server.curl("/foo") == "42"
+    shutil.rmtree(server.directory / "data")  # ... and it goes away.
     server.send(signal.SIGUSR1)  # Each worker tries a snapshot, and fails.
     failed = re.compile(
         r"\[ERROR\] coverage: could not write data/\.coverage\.\S+\.pid\d+\.X\w+x: "
@@ -191,20 +230,22 @@ def test_a_failed_save_logs_why_and_keeps_the_data(example, start):
     (server.directory / "data").mkdir()
     server.stop()  # The workers save again as they exit, into the new directory.
     assert len(list((server.directory / "data").glob(".coverage.*"))) == 2
-    assert server.report() == (4, 1, "75%")  # The request made before the failure counts.
+    assert server.report() == (4, 1, "75%", "4")  # /foo, requested before the failure.
 
 
 def test_without_coverage_the_server_runs_unmeasured(start, tmp_path_factory):
     # A sitecustomize that makes `import coverage` fail, as where it is not installed.
     no_coverage = tmp_path_factory.mktemp("no-coverage")
     (no_coverage / "sitecustomize.py").write_text("import sys\nsys.modules['coverage'] = None\n")
-    server = start(env={"PYTHONPATH": str(no_coverage)})
+    server = start(env={"PYTHONPATH": str(no_coverage)}, wait=False)
+    server.measuring = False  # Its workers will not say they measure.
+    server.wait_for_workers(2)
     assert server.curl("/foo") == "42"
     server.stop()
     said = [line for line in server.log().splitlines() if "coverage:" in line]
     assert len(said) == 1, said
     assert said[0].endswith(
-        "[WARNING] coverage: measurement is off: coverage is not installed here "
-        "(pip install coverage)"
+        "[WARNING] coverage: not measuring: the coverage package is not installed here "
+        "(pip install coverage, or set GUNICORN_COVERAGE=off)"
     )
     assert server.data_files() == []
