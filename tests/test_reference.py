@@ -233,6 +233,21 @@ def test_a_failed_save_logs_why_and_keeps_the_data(example, start):
     assert server.report() == (4, 1, "75%", "4")  # /foo, requested before the failure.
 
 
+def test_a_failed_last_save_says_the_data_is_lost(example, start):
+    rc = example / ".coveragerc"
+    rc.write_text(rc.read_text() + "data_file = data/.coverage\n")
+    server = start()
+    assert server.curl("/foo") == "42"
+    shutil.rmtree(server.directory / "data")
+    server.stop()  # The workers' last saves fail.
+    lost = re.compile(
+        r"\[ERROR\] coverage: could not write data/\.coverage\.\S+\.pid\d+\.X\w+x: "
+        r".+ \(this worker's data since its last save is lost\)$"
+    )
+    assert len([line for line in server.log().splitlines() if lost.search(line)]) == 2
+    assert "coverage: wrote" not in server.log()
+
+
 def test_without_coverage_the_server_runs_unmeasured(start, tmp_path_factory):
     # A sitecustomize that makes `import coverage` fail, as where it is not installed.
     no_coverage = tmp_path_factory.mktemp("no-coverage")
