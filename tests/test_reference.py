@@ -6,19 +6,18 @@ has its section on the page, the page has no section for anything the file
 lacks, and the file defines no function that gunicorn would silently ignore
 (a misspelt hook is never called, and nothing says so).
 
-The others start real servers to check what the page says about settings,
-failures and log lines that no other test covers.
+The others start real servers to check what the page says that no other test
+covers (test_errors.py checks the refusals, the failed snapshot, GUNICORN_COVERAGE=off
+and the server without coverage).
 """
 
 import ast
 import re
-import shutil
-import signal
 
 import pytest
 from gunicorn.config import KNOWN_SETTINGS
 
-from conftest import HOOK_FILE, ROOT, wait_until
+from conftest import HOOK_FILE, ROOT
 
 REFERENCE = ROOT / "docs" / "reference.rst"
 
@@ -172,24 +171,6 @@ def set_coveragerc(directory, old, new):
     rc.write_text(text.replace(old, new))
 
 
-def test_off_measures_nothing(start):
-    server = start(env={"GUNICORN_COVERAGE": "off"})
-    assert server.curl("/foo") == "42"
-    server.stop()
-    assert "Worker exiting" in server.log()
-    assert server.data_files() == []
-    assert "coverage:" not in server.log()
-
-
-def test_a_broken_coveragerc_stops_gunicorn_before_it_starts(example, start):
-    set_coveragerc(example, "parallel = True", "parallel = maybe")
-    server = start(wait=False)
-    assert server.process.wait(timeout=30) == 1
-    [line] = server.log().splitlines()
-    assert line.startswith("coverage: ") and "maybe" in line, line
-    assert line.endswith("(fix it, or set GUNICORN_COVERAGE=off to serve unmeasured)")
-
-
 @pytest.mark.parametrize("parallel, left", [("True", 0), ("False", 2)], ids=["parallel", "not-parallel"])
 def test_coverage_erase_removes_the_files_with_parallel(start, parallel, left):
     server = start()
@@ -210,35 +191,11 @@ def test_the_hook_file_is_never_in_a_report(example, start):
     assert "gunicorn.conf.py" not in report
 
 
-def test_a_failed_save_logs_why_and_keeps_the_data(example, start):
-    rc = example / ".coveragerc"
-    rc.write_text(rc.read_text() + "data_file = data/.coverage\n")
-    server = start()  # coverage creates the directory data/ ...
-    assert server.curl("/foo") == "42"
-    shutil.rmtree(server.directory / "data")  # ... and it goes away.
-    server.send(signal.SIGUSR1)  # Each worker tries a snapshot, and fails.
-    failed = re.compile(
-        r"\[ERROR\] coverage: could not write data/\.coverage\.\S+\.pid\d+\.X\w+x: "
-        r".+ \(the data is kept for the next save\)$"
-    )
-    wait_until(
-        lambda: len([l for l in server.log().splitlines() if failed.search(l)]) == 2,
-        15, "two 'could not write' lines",
-    )
-    assert "coverage: wrote" not in server.log()
-
-    (server.directory / "data").mkdir()
-    server.stop()  # The workers save again as they exit, into the new directory.
-    assert len(list((server.directory / "data").glob(".coverage.*"))) == 2
-    assert server.report() == (4, 1, "75%", "4")  # /foo, requested before the failure.
-
-
 def test_a_failed_last_save_says_the_data_is_lost(example, start):
-    rc = example / ".coveragerc"
-    rc.write_text(rc.read_text() + "data_file = data/.coverage\n")
-    server = start()
+    # (test_errors.py shows a failed snapshot, whose data waits for the next save.)
+    (example / "data").write_text("a file where the data directory should be")
+    server = start(env={"COVERAGE_FILE": "data/.coverage"})
     assert server.curl("/foo") == "42"
-    shutil.rmtree(server.directory / "data")
     server.stop()  # The workers' last saves fail.
     lost = re.compile(
         r"\[ERROR\] coverage: could not write data/\.coverage\.\S+\.pid\d+\.X\w+x: "
@@ -246,21 +203,3 @@ def test_a_failed_last_save_says_the_data_is_lost(example, start):
     )
     assert len([line for line in server.log().splitlines() if lost.search(line)]) == 2
     assert "coverage: wrote" not in server.log()
-
-
-def test_without_coverage_the_server_runs_unmeasured(start, tmp_path_factory):
-    # A sitecustomize that makes `import coverage` fail, as where it is not installed.
-    no_coverage = tmp_path_factory.mktemp("no-coverage")
-    (no_coverage / "sitecustomize.py").write_text("import sys\nsys.modules['coverage'] = None\n")
-    server = start(env={"PYTHONPATH": str(no_coverage)}, wait=False)
-    server.measuring = False  # Its workers will not say they measure.
-    server.wait_for_workers(2)
-    assert server.curl("/foo") == "42"
-    server.stop()
-    said = [line for line in server.log().splitlines() if "coverage:" in line]
-    assert len(said) == 1, said
-    assert said[0].endswith(
-        "[WARNING] coverage: not measuring: the coverage package is not installed here "
-        "(pip install coverage, or set GUNICORN_COVERAGE=off)"
-    )
-    assert server.data_files() == []
