@@ -131,7 +131,8 @@ class Terminal:
 
     def type(self, command):
         self.running = True
-        self.shell.stdin.write(f"{command}\necho {DONE}\n")
+        # The marker keeps the command's exit status, for a page's `echo $?`.
+        self.shell.stdin.write(f"{command}\n_status=$?; echo {DONE}; (exit $_status)\n")
         self.shell.stdin.flush()
 
     def wait_until_done(self, timeout):
