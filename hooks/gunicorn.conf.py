@@ -23,10 +23,16 @@ GUNICORN_COVERAGE=off
 GUNICORN_COVERAGE_SNAPSHOT_SECONDS=<n>
     Also write a snapshot every <n> seconds, which bounds what a worker
     killed with SIGKILL (or by the out-of-memory killer) can lose.
+GUNICORN_COVERAGE_CONTEXT_HEADER=<header name>
+    Record what each request runs under the value of this request header
+    (for example ``X-Coverage-Context: test_app.py::test_foo``) as coverage's
+    dynamic context, so that ``coverage html --show-contexts`` shows which
+    test ran each line. Needs sync workers (gunicorn's default).
 """
 
 import contextlib
 import os
+import re
 import secrets
 import select
 import signal
@@ -62,9 +68,23 @@ def _read_snapshot_seconds():
     return seconds
 
 
+def _read_context_header():
+    value = os.environ.get("GUNICORN_COVERAGE_CONTEXT_HEADER", "")
+    if not value:
+        return None  # Every request counts under coverage's default context.
+    # Letters, digits and "-" only: gunicorn drops headers with "_" in their names.
+    if not re.fullmatch(r"[A-Za-z0-9-]+", value):
+        raise SystemExit(
+            f"GUNICORN_COVERAGE_CONTEXT_HEADER={value!r} is not valid: use a header name "
+            "of letters, digits and '-', such as X-Coverage-Context, or leave it unset."
+        )
+    return value
+
+
 ENABLED = _read_switch()
 MEASURE = ENABLED and coverage is not None
 SNAPSHOT_SECONDS = _read_snapshot_seconds()
+CONTEXT_HEADER = _read_context_header()
 
 
 # The Coverage object that measures this process, and where its data goes
@@ -95,7 +115,19 @@ def _start_measuring():
     _cov.set_option(
         "run:disable_warnings", [*_cov.get_option("run:disable_warnings"), "no-data-collected"]
     )
+    if CONTEXT_HEADER:  # Per-request contexts need a core that records contexts.
+        _cov.set_option("run:core", _core_for_contexts(_cov.get_option("run:core")))
     _cov.start()
+
+
+def _core_for_contexts(configured):
+    """The core that measures when requests switch contexts: the configured one
+    (COVERAGE_CORE or [run] core), unless it cannot record dynamic contexts.
+
+    coverage's sysmon core (Python 3.12+, coverage's default from 3.14) records
+    a line only the first time it runs, so it cannot tell which requests ran it.
+    """
+    return "ctrace" if configured in (None, "sysmon") else configured
 
 
 def _save(log, last=False):
@@ -134,6 +166,36 @@ def _save(log, last=False):
 # the master imports the application before any worker exists.
 if MEASURE:
     _start_measuring()
+
+
+def on_starting(server):
+    """Master, once, before it listens or starts a worker: with
+    GUNICORN_COVERAGE_CONTEXT_HEADER, refuse workers other than sync ones.
+
+    coverage has one current context per process, so a worker that serves
+    several requests at once (threads, gevent, asyncio) would count their lines
+    under each other's contexts. Even with one thread, a gthread worker is no
+    good: each context switch writes the lines so far into coverage's in-memory
+    data from the request's thread, and coverage 7.16 and 7.17 lose that data
+    when the thread has ended before the worker's last save.
+    """
+    if not (MEASURE and CONTEXT_HEADER):
+        return
+    from gunicorn.workers.sync import SyncWorker
+
+    if not issubclass(server.worker_class, SyncWorker):
+        chosen = f"--worker-class {server.cfg.worker_class_str}"
+        if server.cfg.threads > 1:
+            chosen += f" --threads {server.cfg.threads}"
+        server.halt(
+            reason="GUNICORN_COVERAGE_CONTEXT_HEADER needs sync workers, which serve "
+            f"one request at a time, not {chosen}",
+            exit_status=1,
+        )
+    server.log.info("coverage: recording each request under its %s header", CONTEXT_HEADER)
+    # What COVERAGE_CORE or [run] core asked for; _start_measuring replaced it.
+    if coverage.Coverage(data_file=None).get_option("run:core") == "sysmon":
+        server.log.warning("coverage: core=sysmon cannot record contexts: measuring with ctrace")
 
 
 def when_ready(server):
@@ -243,6 +305,57 @@ def post_request(worker, req, environ, resp):
     with _gate:
         _requests_running -= 1
         _gate.notify_all()
+
+
+# Per-request contexts, only with GUNICORN_COVERAGE_CONTEXT_HEADER.
+def _switching_contexts(count_request, uncount_request):
+    """The pre_request and post_request hooks above, also switching coverage's
+    dynamic context: to the one the request's header names while it runs, then
+    back to the default one. The switches happen while the request is counted,
+    so never while a snapshot is written."""
+
+    def pre_request(worker, req):
+        count_request(worker, req)
+        _cov.switch_context(_context_of(req, worker.log))
+
+    def post_request(worker, req, environ, resp):
+        try:
+            _cov.switch_context("")
+        finally:
+            uncount_request(worker, req, environ, resp)
+
+    return pre_request, post_request
+
+
+# Decided once, here: without the variable, gunicorn calls the two hooks above
+# as they are, and a request costs nothing more.
+if MEASURE and CONTEXT_HEADER:
+    pre_request, post_request = _switching_contexts(pre_request, post_request)
+
+
+# A context is a label, such as a test's name: longer values are ignored.
+MAX_CONTEXT_LENGTH = 200
+
+
+def _context_of(req, log):
+    """The header's value, or "" (coverage's default context) if the request has
+    no such header, or one that is no short line of printable ASCII."""
+    values = [value for name, value in req.headers if name == CONTEXT_HEADER.upper()]
+    if not values:
+        return ""
+    if len(values) > 1:
+        problem = "it is sent more than once"
+    elif len(values[0]) > MAX_CONTEXT_LENGTH:
+        problem = f"it is longer than {MAX_CONTEXT_LENGTH} characters"
+    elif not re.fullmatch(r"[ -~]*", values[0]):
+        problem = "it has characters other than printable ASCII"
+    else:
+        return values[0]
+    log.warning(
+        "coverage: ignored the %s header of %s %s: %s; its lines count under the default context",
+        CONTEXT_HEADER, req.method, req.path, problem,
+    )
+    return ""
 
 
 def worker_exit(server, worker):

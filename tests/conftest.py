@@ -116,6 +116,11 @@ class Server:
             assert done.returncode == 0, f"curl {path}: {done.stderr}"
         return done.stdout
 
+    def status(self, path, *options):
+        """The HTTP status code that the real curl gets, whatever it is."""
+        return int(self.curl(path, "--no-fail", "--output", "/dev/null",
+                             "--write-out", "%{http_code}", *options))
+
     def send(self, sig):
         os.kill(self.pid, sig)
 
