@@ -52,6 +52,21 @@ def process_exists(pid):
         return False
 
 
+def handles_its_signals(pid):
+    """Has this gunicorn worker installed its own signal handlers?
+
+    Until it has, it runs the master's handlers, which it inherited at the fork:
+    a TERM sent then is lost, and the master waits its graceful timeout (30 s)
+    for the worker. Every worker class first resets the master's SIGHUP handler.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    caught = int(status.split("SigCgt:")[1].split()[0], 16)
+    return not caught & (1 << (signal.SIGHUP - 1))
+
+
 def children_of(pid):
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -62,14 +77,14 @@ def children_of(pid):
 class Server:
     """A gunicorn master with its workers, started by `start` below."""
 
-    def __init__(self, directory, args, env):
+    def __init__(self, directory, args, env, run_with=()):
         self.directory = directory
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = directory / "gunicorn.log"
         self.pid_file = directory / "gunicorn.pid"
         command = [
-            sys.executable, "-m", "gunicorn",
+            sys.executable, *run_with, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{self.port}",
             "--pid", str(self.pid_file),
             "--no-control-socket",
@@ -104,13 +119,15 @@ class Server:
 
     def wait_for_workers(self, count, timeout=15):
         return wait_until(
-            lambda: (w := self.workers()) if len(w) == count and self.booted(w) else None,
+            lambda: w if len(w := self.workers()) == count and self.booted(w) else None,
             timeout, f"{count} booted workers",
         )
 
     def booted(self, pids):
         log = self.log()
-        return all(f"Booting worker with pid: {pid}" in log for pid in pids)
+        return all(
+            f"Booting worker with pid: {pid}" in log and handles_its_signals(pid) for pid in pids
+        )
 
     def log(self):
         return self.log_path.read_text(errors="replace")
@@ -120,7 +137,7 @@ class Server:
 
     def wait_for_data_files(self, count, timeout=10):
         return wait_until(
-            lambda: (f := self.data_files()) if len(f) >= count else None,
+            lambda: f if len(f := self.data_files()) >= count else None,
             timeout, f"{count} data files in {self.directory}",
         )
 
@@ -174,15 +191,24 @@ def start(example):
     """Start gunicorn with the hook file on the example app: start(*args, env=...).
 
     Waits until every worker has booted; stops every server at teardown.
+    `directory`: run in another directory prepared with copy_example (a second
+    server, say). `hook_file=False`: run gunicorn without the hook file (it is
+    removed, as gunicorn loads ./gunicorn.conf.py by default). `run_with`: Python
+    options before ``-m gunicorn``, like ("-m", "coverage", "run").
     """
     servers = []
 
-    def start_server(*args, env=None, workers=2, app="example_app.app:app", wait=True):
+    def start_server(*args, env=None, workers=2, app="example_app.app:app", wait=True,
+                     directory=None, hook_file=True, run_with=()):
+        directory = directory or example
         environment = {**os.environ, **(env or {})}
         environment.pop("GUNICORN_CMD_ARGS", None)
+        config = ["-c", "gunicorn.conf.py"]
+        if not hook_file:
+            (directory / "gunicorn.conf.py").unlink(missing_ok=True)
+            config = []
         server = Server(
-            example, ["-c", "gunicorn.conf.py", "--workers", str(workers), *args, app],
-            environment,
+            directory, [*config, "--workers", str(workers), *args, app], environment, run_with
         )
         servers.append(server)
         if wait:
