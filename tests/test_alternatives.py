@@ -13,6 +13,8 @@ import csv
 import os
 import re
 import signal
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ class Approach:
     column: str  # The table's column heading.
     hook_file: bool = False
     run_with: tuple = ()  # Python options before `-m gunicorn`.
-    coveragerc: str | None = None  # A docs/examples file used as .coveragerc.
+    coveragerc: str | None = None  # A docs/examples/alternatives file used as .coveragerc.
     process_start: bool = False  # Set COVERAGE_PROCESS_START to .coveragerc.
     coverage: str = ""  # The column holds for this coverage version only.
 
@@ -40,11 +42,11 @@ APPROACHES = {
     "hook-file": Approach("hook file", hook_file=True),
     "coverage-run": Approach("coverage run", run_with=COVERAGE_RUN),
     "patch-fork-7.17": Approach(
-        "coverage run, patch = fork (coverage 7.17)",
+        "patch = fork, coverage 7.17",
         run_with=COVERAGE_RUN, coveragerc="patch-fork.coveragerc", coverage="7.17",
     ),
     "patch-fork-7.16": Approach(
-        "coverage run, patch = fork (coverage 7.16)",
+        "patch = fork, coverage 7.16",
         run_with=COVERAGE_RUN, coveragerc="patch-fork.coveragerc", coverage="7.16",
     ),
     "process-start": Approach("COVERAGE_PROCESS_START", process_start=True),
@@ -59,7 +61,7 @@ def after_term(server):
     assert server.curl("/foo") == "42"
     server.stop(signal.SIGTERM)
     return [
-        lib_py(server), str(len(server.data_files())), master_file(server, master),
+        lib_py(server), data_files(server, master), master_file(server, master),
         warnings_printed(server),
     ]
 
@@ -74,6 +76,26 @@ def after_hup(server):
 
 def after_usr1(server):
     assert server.curl("/foo") == "42"
+    usr1(server)
+    return [lib_py(server)]
+
+
+def after_sigkill(server):
+    assert server.curl("/foo") == "42"
+    kill_the_worker_that_served(server, "/foo")
+    server.stop(signal.SIGTERM)
+    return [lib_py(server)]
+
+
+def after_usr1_and_sigkill(server):
+    assert server.curl("/foo") == "42"
+    usr1(server)
+    kill_the_worker_that_served(server, "/foo")
+    server.stop(signal.SIGTERM)
+    return [lib_py(server)]
+
+
+def usr1(server):
     server.send(signal.SIGUSR1)
     # A worker that snapshots does so within milliseconds: give the others
     # ample time to show that they write nothing.
@@ -81,23 +103,19 @@ def after_usr1(server):
         wait_until(lambda: len(server.data_files()) >= 2, 3, "a data file from each worker")
     except AssertionError:
         pass
-    return [lib_py(server)]
 
 
-def after_sigkill(server):
-    assert server.curl("/foo") == "42"
+def kill_the_worker_that_served(server, path):
     access_log = server.directory / "access.log"
     served = wait_until(
-        lambda: re.search(r"^<(\d+)> /foo$", access_log.read_text(), re.M),
-        10, "the access log line of /foo",
+        lambda: re.search(rf"^<(\d+)> {path}$", access_log.read_text(), re.M),
+        10, f"the access log line of {path}",
     )
     worker = int(served[1])
     server.workers()  # Remember both workers, so that stop() waits for them.
     os.kill(worker, signal.SIGKILL)
     wait_until(lambda: not process_exists(worker), 10, "the killed worker to be gone")
     server.wait_for_workers(2, timeout=30)  # gunicorn replaced it.
-    server.stop(signal.SIGTERM)
-    return [lib_py(server)]
 
 
 def after_preload(server):
@@ -113,6 +131,10 @@ def after_gthread(server):
     return [lib_py(server)]
 
 
+# The access log names the worker that served each request: "<pid> /foo".
+ACCESS_LOG = ("--access-logfile", "access.log", "--access-logformat", "%(p)s %(U)s")
+
+
 @dataclass
 class Event:
     observe: object  # One of the functions above.
@@ -122,14 +144,17 @@ class Event:
 
 EVENTS = {
     "term": Event(after_term, [
-        "/foo, then TERM", "data files after TERM", "the master's data file", "warnings printed",
+        "/foo, then TERM", "data files after TERM", "the master's data file after TERM",
+        "warnings printed, start to TERM",
     ]),
     "hup": Event(after_hup, ["/foo, then HUP (the server keeps running)"]),
     "usr1": Event(after_usr1, ["/foo, then USR1 (the server keeps running)"]),
     "sigkill": Event(
-        after_sigkill, ["/foo, SIGKILL of the worker that served it, then TERM"],
-        # The access log names the worker that served the request: "<pid> /foo".
-        ("--access-logfile", "access.log", "--access-logformat", "%(p)s %(U)s"),
+        after_sigkill, ["/foo, SIGKILL of the worker that served it, then TERM"], ACCESS_LOG,
+    ),
+    "usr1-sigkill": Event(
+        after_usr1_and_sigkill, ["/foo, USR1, SIGKILL of the worker that served it, then TERM"],
+        ACCESS_LOG,
     ),
     "preload": Event(
         after_preload, ["--preload, /foo, then TERM", "the master's data file, --preload"],
@@ -185,11 +210,38 @@ def test_the_table_covers_this_coverage():
     )
 
 
+def test_coverage_run_save_signal_saves_nothing(start):
+    """`coverage run --save-signal=USR1` is no snapshot for gunicorn: gunicorn
+    installs its own USR1 handler in the master, over coverage's."""
+    server = start(hook_file=False, run_with=(*COVERAGE_RUN, "--save-signal=USR1"))
+    assert server.curl("/foo") == "42"
+    usr1(server)
+    assert server.data_files() == []
+    server.stop(signal.SIGTERM)
+    assert lib_py(server) == "75%"  # It measured: only USR1 did nothing.
+
+
+def test_process_start_measures_every_python_process(example):
+    """With COVERAGE_PROCESS_START set, any Python started, not only gunicorn,
+    writes a data file: coverage's .pth file starts coverage in all of them."""
+    env = {**os.environ, "COVERAGE_PROCESS_START": str(example / ".coveragerc")}
+    subprocess.run(
+        [sys.executable, "-c", "from example_app import lib; lib.bar()"],
+        cwd=example, env=env, check=True, timeout=30,
+    )
+    assert len(list(example.glob(".coverage.*"))) == 1
+    report = subprocess.run(
+        [sys.executable, "-m", "coverage", "report", "example_app/lib.py"],
+        cwd=example, capture_output=True, text=True, check=True, timeout=30,
+    ).stdout
+    assert "example_app/lib.py       4      1    75%" in report
+
+
 def start_approach(start, example, approach, *gunicorn_args):
     env = {}
     if approach.coveragerc:
         (example / ".coveragerc").write_text(
-            (ROOT / "docs" / "examples" / approach.coveragerc).read_text()
+            (ROOT / "docs" / "examples" / "alternatives" / approach.coveragerc).read_text()
         )
     if approach.process_start:
         env["COVERAGE_PROCESS_START"] = str(example / ".coveragerc")
@@ -207,6 +259,16 @@ def lib_py(server):
     statements, _, percent = server.report()
     assert statements == 4
     return percent
+
+
+def data_files(server, master_pid):
+    """How many data files, and whose: "3: 1 per worker, 1 from the master"."""
+    pids = Counter(int(re.search(r"\.pid(\d+)\.", name)[1]) for name in server.data_files())
+    from_master = pids.pop(master_pid, 0)
+    per_worker = set(pids.values())
+    assert len(pids) == 2 and len(per_worker) == 1, f"files per process: {pids}"
+    text = f"{sum(pids.values()) + from_master}: {per_worker.pop()} per worker"
+    return text + (f", {from_master} from the master" if from_master else "")
 
 
 def master_file(server, master_pid):
