@@ -58,10 +58,13 @@ def handles_its_signals(pid):
     Until it has, it runs the master's handlers, which it inherited at the fork:
     a TERM sent then is lost, and the master waits its graceful timeout (30 s)
     for the worker. Every worker class first resets the master's SIGHUP handler.
+    A worker that has exited (a zombie, not yet reaped) handles nothing.
     """
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
+        return False
+    if "\nState:\tZ" in status:
         return False
     caught = int(status.split("SigCgt:")[1].split()[0], 16)
     return not caught & (1 << (signal.SIGHUP - 1))

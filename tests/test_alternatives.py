@@ -97,8 +97,10 @@ def after_usr1_and_sigkill(server):
 
 def usr1(server):
     server.send(signal.SIGUSR1)
-    # A worker that snapshots does so within milliseconds: give the others
-    # ample time to show that they write nothing.
+    wait_until(lambda: "Handling signal: usr1" in server.log(), 10, "the master to handle USR1")
+    # The master has sent USR1 on to the workers. A worker that snapshots
+    # writes its file within milliseconds: give the others ample time to show
+    # that they write nothing.
     try:
         wait_until(lambda: len(server.data_files()) >= 2, 3, "a data file from each worker")
     except AssertionError:
