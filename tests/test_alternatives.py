@@ -76,48 +76,55 @@ def after_hup(server):
 
 def after_usr1(server):
     assert server.curl("/foo") == "42"
-    usr1(server)
+    usr1(server, served_by(server, "/foo"))
     return [lib_py(server)]
 
 
 def after_sigkill(server):
     assert server.curl("/foo") == "42"
-    kill_the_worker_that_served(server, "/foo")
+    kill(server, served_by(server, "/foo"))
     server.stop(signal.SIGTERM)
     return [lib_py(server)]
 
 
 def after_usr1_and_sigkill(server):
     assert server.curl("/foo") == "42"
-    usr1(server)
-    kill_the_worker_that_served(server, "/foo")
+    worker = served_by(server, "/foo")
+    usr1(server, worker)
+    kill(server, worker)
     server.stop(signal.SIGTERM)
     return [lib_py(server)]
 
 
-def usr1(server):
-    server.send(signal.SIGUSR1)
-    wait_until(lambda: "Handling signal: usr1" in server.log(), 10, "the master to handle USR1")
-    # The master has sent USR1 on to the workers. A worker that snapshots
-    # writes its file within milliseconds: give the others ample time to show
-    # that they write nothing.
-    try:
-        wait_until(lambda: len(server.data_files()) >= 2, 3, "a data file from each worker")
-    except AssertionError:
-        pass
-
-
-def kill_the_worker_that_served(server, path):
+def served_by(server, path):
+    """The pid of the worker that served `path`, from the access log."""
     access_log = server.directory / "access.log"
     served = wait_until(
         lambda: re.search(rf"^<(\d+)> {path}$", access_log.read_text(), re.M),
         10, f"the access log line of {path}",
     )
-    worker = int(served[1])
+    return int(served[1])
+
+
+def usr1(server, worker):
+    """USR1 to the master, which sends it on to the workers; then wait for
+    the file of `worker`, or long enough to be sure that it writes none."""
+    server.send(signal.SIGUSR1)
+    wait_until(lambda: "Handling signal: usr1" in server.log(), 10, "the master to handle USR1")
+    # A worker that snapshots writes its file within milliseconds.
+    try:
+        wait_until(lambda: list(server.directory.glob(f".coverage.*.pid{worker}.*")), 3,
+                   f"a data file from worker {worker}")
+    except AssertionError:
+        pass
+
+
+def kill(server, worker):
+    """SIGKILL `worker`, and wait until gunicorn has replaced it."""
     server.workers()  # Remember both workers, so that stop() waits for them.
     os.kill(worker, signal.SIGKILL)
     wait_until(lambda: not process_exists(worker), 10, "the killed worker to be gone")
-    server.wait_for_workers(2, timeout=30)  # gunicorn replaced it.
+    server.wait_for_workers(2, timeout=30)
 
 
 def after_preload(server):
@@ -150,7 +157,7 @@ EVENTS = {
         "warnings printed, start to TERM",
     ]),
     "hup": Event(after_hup, ["/foo, then HUP (the server keeps running)"]),
-    "usr1": Event(after_usr1, ["/foo, then USR1 (the server keeps running)"]),
+    "usr1": Event(after_usr1, ["/foo, then USR1 (the server keeps running)"], ACCESS_LOG),
     "sigkill": Event(
         after_sigkill, ["/foo, SIGKILL of the worker that served it, then TERM"], ACCESS_LOG,
     ),
@@ -215,9 +222,11 @@ def test_the_table_covers_this_coverage():
 def test_coverage_run_save_signal_saves_nothing(start):
     """`coverage run --save-signal=USR1` is no snapshot for gunicorn: gunicorn
     installs its own USR1 handler in the master, over coverage's."""
-    server = start(hook_file=False, run_with=(*COVERAGE_RUN, "--save-signal=USR1"))
+    server = start(
+        *ACCESS_LOG, hook_file=False, run_with=(*COVERAGE_RUN, "--save-signal=USR1")
+    )
     assert server.curl("/foo") == "42"
-    usr1(server)
+    usr1(server, served_by(server, "/foo"))
     assert server.data_files() == []
     server.stop(signal.SIGTERM)
     assert lib_py(server) == "75%"  # It measured: only USR1 did nothing.
