@@ -53,6 +53,24 @@ def process_exists(pid):
         return False
 
 
+def handles_its_signals(pid):
+    """Has this gunicorn worker installed its own signal handlers?
+
+    Until it has, it runs the master's handlers, which it inherited at the fork:
+    a TERM sent then is lost, and the master waits its graceful timeout (30 s)
+    for the worker. Every worker class first resets the master's SIGHUP handler.
+    A worker that has exited (a zombie, not yet reaped) handles nothing.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    if "\nState:\tZ" in status:
+        return False
+    caught = int(status.split("SigCgt:")[1].split()[0], 16)
+    return not caught & (1 << (signal.SIGHUP - 1))
+
+
 def children_of(pid):
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -79,7 +97,7 @@ class Report(typing.NamedTuple):
 class Server:
     """A gunicorn master with its workers, started by `start` below."""
 
-    def __init__(self, directory, args, env, measuring=True, python=sys.executable):
+    def __init__(self, directory, args, env, measuring=True, python=sys.executable, run_with=()):
         self.directory = directory
         self.measuring = measuring
         self.port = free_port()
@@ -87,7 +105,7 @@ class Server:
         self.log_path = directory / "gunicorn.log"
         self.pid_file = directory / "gunicorn.pid"
         command = [
-            python, "-m", "gunicorn",
+            python, *run_with, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{self.port}",
             "--pid", str(self.pid_file),
             "--no-control-socket",
@@ -144,7 +162,9 @@ class Server:
         """Has each worker booted, and (if measuring) started to measure?"""
         log = self.log()
         ready = "coverage: measuring this worker" if self.measuring else "Booting worker"
-        return all(f"[{pid}] [INFO] {ready}" in log for pid in pids)
+        return all(
+            f"[{pid}] [INFO] {ready}" in log and handles_its_signals(pid) for pid in pids
+        )
 
     def wait_for_exit(self, pids, timeout=15):
         """Wait until these processes are gone: whatever they saved is on disk."""
@@ -211,21 +231,31 @@ def start(example):
     """Start gunicorn with the hook file on the example app: start(*args, env=...).
 
     Waits until every worker has booted and (unless `measuring` is false, or
-    GUNICORN_COVERAGE=off) says it measures; stops every server at teardown.
+    GUNICORN_COVERAGE=off, or there is no hook file) says it measures; stops
+    every server at teardown. `directory`: run in another directory prepared
+    with copy_example (a second server, say). `hook_file=False`: run gunicorn
+    without the hook file (it is removed, as gunicorn loads ./gunicorn.conf.py by
+    default). `python`: another interpreter. `run_with`: Python options before
+    ``-m gunicorn``, like ("-m", "coverage", "run").
     """
     servers = []
 
     def start_server(
         *args, env=None, workers=2, app="example_app.app:app", wait=True,
-        python=sys.executable, measuring=None,
+        directory=None, hook_file=True, python=sys.executable, run_with=(), measuring=None,
     ):
+        directory = directory or example
         environment = {**os.environ, **(env or {})}
         environment.pop("GUNICORN_CMD_ARGS", None)
+        config = ["-c", "gunicorn.conf.py"]
+        if not hook_file:
+            (directory / "gunicorn.conf.py").unlink(missing_ok=True)
+            config = []
         if measuring is None:
-            measuring = environment.get("GUNICORN_COVERAGE") != "off"
+            measuring = hook_file and environment.get("GUNICORN_COVERAGE") != "off"
         server = Server(
-            example, ["-c", "gunicorn.conf.py", "--workers", str(workers), *args, app],
-            environment, measuring, python,
+            directory, [*config, "--workers", str(workers), *args, app], environment,
+            measuring, python, run_with,
         )
         servers.append(server)
         if wait:

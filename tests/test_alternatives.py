@@ -1,0 +1,307 @@
+"""The hook file, `coverage run`, and COVERAGE_PROCESS_START, side by side.
+
+docs/alternatives.rst shows what each way of measuring gunicorn gives on the
+same example and the same events, in a table read from a CSV file next to the
+page. Every cell of that table is observed here: each test runs one approach
+through one event on a real gunicorn server (real curl, real signals, the real
+coverage command line) and compares what it saw with the cells of that
+approach's column, failing with the difference. A cell no test observes fails
+test_every_cell_is_observed.
+"""
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import coverage
+import pytest
+
+from conftest import ROOT, process_exists, wait_until
+
+TABLE = ROOT / "docs" / "alternatives.csv"
+
+
+@dataclass
+class Approach:
+    column: str  # The table's column heading.
+    hook_file: bool = False
+    run_with: tuple = ()  # Python options before `-m gunicorn`.
+    coveragerc: str | None = None  # A docs/examples/alternatives file used as .coveragerc.
+    process_start: bool = False  # Set COVERAGE_PROCESS_START to .coveragerc.
+    coverage: str = ""  # The column holds for this coverage version only.
+
+
+COVERAGE_RUN = ("-m", "coverage", "run")
+APPROACHES = {
+    "hook-file": Approach("hook file", hook_file=True),
+    "coverage-run": Approach("coverage run", run_with=COVERAGE_RUN),
+    "patch-fork-7.17": Approach(
+        "patch = fork, coverage 7.17",
+        run_with=COVERAGE_RUN, coveragerc="patch-fork.coveragerc", coverage="7.17",
+    ),
+    "patch-fork-7.16": Approach(
+        "patch = fork, coverage 7.16",
+        run_with=COVERAGE_RUN, coveragerc="patch-fork.coveragerc", coverage="7.16",
+    ),
+    "process-start": Approach("COVERAGE_PROCESS_START", process_start=True),
+}
+
+
+# --- the events, and what each one observes ----------------------------------
+# Each returns the cells of its rows, in order. Percentages are lib.py's.
+
+def after_term(server):
+    master = server.pid
+    assert server.curl("/foo") == "42"
+    server.stop(signal.SIGTERM)
+    return [
+        lib_py(server), data_files(server, master), master_file(server, master),
+        warnings_printed(server),
+    ]
+
+
+def after_hup(server):
+    old = server.workers()
+    assert server.curl("/foo") == "42"
+    server.send(signal.SIGHUP)
+    wait_until(lambda: not any(process_exists(p) for p in old), 15, "the old workers to exit")
+    return [lib_py(server)]
+
+
+def after_usr1(server):
+    assert server.curl("/foo") == "42"
+    usr1(server, served_by(server, "/foo"))
+    return [lib_py(server)]
+
+
+def after_sigkill(server):
+    assert server.curl("/foo") == "42"
+    kill(server, served_by(server, "/foo"))
+    server.stop(signal.SIGTERM)
+    return [lib_py(server)]
+
+
+def after_usr1_and_sigkill(server):
+    assert server.curl("/foo") == "42"
+    worker = served_by(server, "/foo")
+    usr1(server, worker)
+    kill(server, worker)
+    server.stop(signal.SIGTERM)
+    return [lib_py(server)]
+
+
+def served_by(server, path):
+    """The pid of the worker that served `path`, from the access log."""
+    access_log = server.directory / "access.log"
+    served = wait_until(
+        lambda: re.search(rf"^<(\d+)> {path}$", access_log.read_text(), re.M),
+        10, f"the access log line of {path}",
+    )
+    return int(served[1])
+
+
+def usr1(server, worker):
+    """USR1 to the master, which sends it on to the workers; then wait for
+    the file of `worker`, or long enough to be sure that it writes none."""
+    server.send(signal.SIGUSR1)
+    wait_until(lambda: "Handling signal: usr1" in server.log(), 10, "the master to handle USR1")
+    # A worker that snapshots writes its file within milliseconds.
+    try:
+        wait_until(lambda: list(server.directory.glob(f".coverage.*.pid{worker}.*")), 3,
+                   f"a data file from worker {worker}")
+    except AssertionError:
+        pass
+
+
+def kill(server, worker):
+    """SIGKILL `worker`, and wait until gunicorn has replaced it."""
+    server.workers()  # Remember both workers, so that stop() waits for them.
+    os.kill(worker, signal.SIGKILL)
+    wait_until(lambda: not process_exists(worker), 10, "the killed worker to be gone")
+    server.wait_for_workers(2, timeout=30)
+
+
+def after_preload(server):
+    master = server.pid
+    assert server.curl("/foo") == "42"
+    server.stop(signal.SIGTERM)
+    return [lib_py(server), master_file(server, master)]
+
+
+def after_gthread(server):
+    assert server.curl("/foo") == "42"
+    server.stop(signal.SIGTERM)
+    return [lib_py(server)]
+
+
+# The access log names the worker that served each request: "<pid> /foo".
+ACCESS_LOG = ("--access-logfile", "access.log", "--access-logformat", "%(p)s %(U)s")
+
+
+@dataclass
+class Event:
+    observe: object  # One of the functions above.
+    rows: list  # The table rows it fills.
+    gunicorn_args: tuple = ()
+
+
+EVENTS = {
+    "term": Event(after_term, [
+        "/foo, then TERM", "data files after TERM", "the master's data file after TERM",
+        "warnings printed, start to TERM",
+    ]),
+    "hup": Event(after_hup, ["/foo, then HUP (the server keeps running)"]),
+    "usr1": Event(after_usr1, ["/foo, then USR1 (the server keeps running)"], ACCESS_LOG),
+    "sigkill": Event(
+        after_sigkill, ["/foo, SIGKILL of the worker that served it, then TERM"], ACCESS_LOG,
+    ),
+    "usr1-sigkill": Event(
+        after_usr1_and_sigkill, ["/foo, USR1, SIGKILL of the worker that served it, then TERM"],
+        ACCESS_LOG,
+    ),
+    "preload": Event(
+        after_preload, ["--preload, /foo, then TERM", "the master's data file, --preload"],
+        ("--preload",),
+    ),
+    "gthread": Event(
+        after_gthread, ["gthread workers, /foo, then TERM"],
+        ("--worker-class", "gthread", "--threads", "4"),
+    ),
+}
+
+
+def documented_table():
+    """The table in docs/alternatives.rst, as {(row, column): cell}."""
+    with open(TABLE, newline="") as f:
+        header, *rows = csv.reader(f)
+    return {(row[0], column): cell for row in rows for column, cell in zip(header[1:], row[1:])}
+
+
+def for_this_coverage(approach):
+    return not approach.coverage or coverage.__version__.startswith(approach.coverage + ".")
+
+
+@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("approach", APPROACHES)
+def test_what_each_approach_measures(approach, event, start, example):
+    approach, event = APPROACHES[approach], EVENTS[event]
+    if not for_this_coverage(approach):
+        pytest.skip(f"this column is coverage {approach.coverage}'s; "
+                    f"this Python has coverage {coverage.__version__}")
+    server = start_approach(start, example, approach, *event.gunicorn_args)
+    observed = dict(zip(event.rows, event.observe(server)))
+    table = documented_table()
+    documented = {row: table[row, approach.column] for row in event.rows}
+    assert observed == documented, (
+        f"docs/alternatives.csv, column {approach.column!r}: the table shows\n{documented}\n"
+        f"but the server gave\n{observed}"
+    )
+
+
+def test_every_cell_is_observed():
+    """No row or column in the table that no test above fills."""
+    table = documented_table()
+    assert {row for row, _ in table} == {row for event in EVENTS.values() for row in event.rows}
+    assert {column for _, column in table} == {a.column for a in APPROACHES.values()}
+
+
+def test_the_table_covers_this_coverage():
+    """patch = fork behaves differently in coverage 7.16 and 7.17: the table
+    needs a column for the coverage version installed here."""
+    assert any(for_this_coverage(a) for a in APPROACHES.values() if a.coverage), (
+        f"docs/alternatives.csv has no patch = fork column for coverage {coverage.__version__}"
+    )
+
+
+def test_coverage_run_save_signal_saves_nothing(start):
+    """`coverage run --save-signal=USR1` is no snapshot for gunicorn: gunicorn
+    installs its own USR1 handler in the master, over coverage's."""
+    server = start(
+        *ACCESS_LOG, hook_file=False, run_with=(*COVERAGE_RUN, "--save-signal=USR1")
+    )
+    assert server.curl("/foo") == "42"
+    usr1(server, served_by(server, "/foo"))
+    assert server.data_files() == []
+    server.stop(signal.SIGTERM)
+    assert lib_py(server) == "75%"  # It measured: only USR1 did nothing.
+
+
+def test_process_start_measures_every_python_process(example):
+    """With COVERAGE_PROCESS_START set, any Python started, not only gunicorn,
+    writes a data file: coverage's .pth file starts coverage in all of them."""
+    env = {**os.environ, "COVERAGE_PROCESS_START": str(example / ".coveragerc")}
+    subprocess.run(
+        [sys.executable, "-c", "from example_app import lib; lib.bar()"],
+        cwd=example, env=env, check=True, timeout=30,
+    )
+    assert len(list(example.glob(".coverage.*"))) == 1
+    report = subprocess.run(
+        [sys.executable, "-m", "coverage", "report", "example_app/lib.py"],
+        cwd=example, capture_output=True, text=True, check=True, timeout=30,
+    ).stdout
+    assert "example_app/lib.py       4      1    75%" in report
+
+
+def start_approach(start, example, approach, *gunicorn_args):
+    env = {}
+    if approach.coveragerc:
+        (example / ".coveragerc").write_text(
+            (ROOT / "docs" / "examples" / "alternatives" / approach.coveragerc).read_text()
+        )
+    if approach.process_start:
+        env["COVERAGE_PROCESS_START"] = str(example / ".coveragerc")
+    return start(
+        *gunicorn_args, env=env, hook_file=approach.hook_file, run_with=approach.run_with
+    )
+
+
+# --- reading the results -----------------------------------------------------
+
+def lib_py(server):
+    """lib.py's coverage from every data file so far, as the table shows it."""
+    if not server.data_files():
+        return "no data file"
+    statements, _, percent, _ = server.report()
+    assert statements == 4
+    return percent
+
+
+def data_files(server, master_pid):
+    """How many data files, and whose: "3: 1 per worker, 1 from the master"."""
+    pids = Counter(int(re.search(r"\.pid(\d+)\.", name)[1]) for name in server.data_files())
+    from_master = pids.pop(master_pid, 0)
+    per_worker = set(pids.values())
+    assert len(pids) == 2 and len(per_worker) == 1, f"files per process: {pids}"
+    text = f"{sum(pids.values()) + from_master}: {per_worker.pop()} per worker"
+    return text + (f", {from_master} from the master" if from_master else "")
+
+
+def master_file(server, master_pid):
+    """What the master wrote: no file, a file with no lines run, or lib.py lines."""
+    files = [f for f in server.directory.glob(f".coverage.*.pid{master_pid}.*")]
+    if not files:
+        return "none"
+    assert len(files) == 1, files
+    data = coverage.CoverageData(str(files[0]))
+    data.read()
+    lines = {Path(f).name: sorted(data.lines(f) or []) for f in data.measured_files()}
+    if not any(lines.values()):
+        return "no lines run"
+    return "lib.py lines " + ", ".join(map(str, lines["lib.py"]))
+
+
+def warnings_printed(server):
+    """Python warnings in the server's output, counted by message."""
+    found = Counter(
+        match[1] for match in re.finditer(r"^\S+:\d+: \w*Warning: (.*?)(?: \([\w-]+\);.*)?$",
+                                          server.log(), re.M)
+    )
+    if not found:
+        return "none"
+    return "; ".join(f"{count} × {message}" for message, count in sorted(found.items()))
