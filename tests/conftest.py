@@ -62,7 +62,7 @@ def children_of(pid):
 class Server:
     """A gunicorn master with its workers, started by `start` below."""
 
-    def __init__(self, directory, args, env):
+    def __init__(self, directory, args, env, cwd=None):
         self.directory = directory
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -77,7 +77,7 @@ class Server:
         ]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=cwd or directory, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         self.pid = self.process.pid
         self._seen_workers = set()
@@ -173,16 +173,19 @@ def example(tmp_path):
 def start(example):
     """Start gunicorn with the hook file on the example app: start(*args, env=...).
 
+    It runs in the example's directory, or in `cwd` if given.
+
     Waits until every worker has booted; stops every server at teardown.
     """
     servers = []
 
-    def start_server(*args, env=None, workers=2, app="example_app.app:app", wait=True):
+    def start_server(*args, env=None, workers=2, app="example_app.app:app", wait=True, cwd=None):
         environment = {**os.environ, **(env or {})}
         environment.pop("GUNICORN_CMD_ARGS", None)
         server = Server(
-            example, ["-c", "gunicorn.conf.py", "--workers", str(workers), *args, app],
-            environment,
+            example, ["-c", str(example / "gunicorn.conf.py") if cwd else "gunicorn.conf.py",
+                      "--workers", str(workers), *args, app],
+            environment, cwd,
         )
         servers.append(server)
         if wait:
