@@ -23,11 +23,17 @@ GUNICORN_COVERAGE=off
 GUNICORN_COVERAGE_SNAPSHOT_SECONDS=<n>
     Also write a snapshot every <n> seconds, which bounds what a worker
     killed with SIGKILL (or by the out-of-memory killer) can lose.
+GUNICORN_COVERAGE_CONTEXT_HEADER=<header name>
+    Record what each request runs under the value of this request header
+    (for example ``X-Coverage-Context: test_app.py::test_foo``) as coverage's
+    dynamic context, so that ``coverage html --show-contexts`` shows which
+    test ran each line. Needs sync workers (gunicorn's default).
 """
 
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import select
 import signal
@@ -45,7 +51,7 @@ def _read_switch():
     value = os.environ.get("GUNICORN_COVERAGE", "on")
     if value not in ("on", "off"):
         raise SystemExit(f"GUNICORN_COVERAGE={value!r} is not valid: use 'on' or 'off'.")
-    return value == "on" and coverage is not None
+    return value == "on"
 
 
 def _read_snapshot_seconds():
@@ -64,53 +70,94 @@ def _read_snapshot_seconds():
     return seconds
 
 
-MEASURE = _read_switch()
+def _read_context_header():
+    value = os.environ.get("GUNICORN_COVERAGE_CONTEXT_HEADER", "")
+    if not value:
+        return None  # Every request counts under coverage's default context.
+    # Letters, digits and "-" only: gunicorn drops headers with "_" in their names.
+    if not re.fullmatch(r"[A-Za-z0-9-]+", value):
+        raise SystemExit(
+            f"GUNICORN_COVERAGE_CONTEXT_HEADER={value!r} is not valid: use a header name "
+            "of letters, digits and '-', such as X-Coverage-Context, or leave it unset."
+        )
+    return value
+
+
+ENABLED = _read_switch()
+MEASURE = ENABLED and coverage is not None
 SNAPSHOT_SECONDS = _read_snapshot_seconds()
+CONTEXT_HEADER = _read_context_header()
 
 
-# The Coverage object that measures this process. gunicorn loads this file in
-# the master, so it first measures the master; each worker replaces it with
-# its own in post_fork.
+# The Coverage object that measures this process, and where its data goes
+# (coverage's data_file setting). gunicorn loads this file in the master, so
+# they first measure the master; each worker starts its own in post_fork.
 _cov = None
+_data_file = None
 
 
 def _start_measuring():
     """Start a Coverage object that collects in memory: _save writes the files."""
+    global _cov, _data_file
     try:
-        cov = coverage.Coverage(data_file=None)
+        _cov = coverage.Coverage(data_file=None)
     except coverage.CoverageException as exc:  # A broken .coveragerc, for example.
-        raise SystemExit(f"coverage: {exc}") from None
+        problem = " ".join(str(exc).split())  # configparser's messages span lines.
+        raise SystemExit(
+            f"coverage: {problem} (fix it, or set GUNICORN_COVERAGE=off to serve unmeasured)"
+        ) from None
+    # Coverage.start() creates the data file's directory even when it collects
+    # in memory; _save does that instead, so that a directory that cannot be
+    # written to is reported at each save rather than stopping the server.
+    _data_file = _cov.get_option("run:data_file")
+    _cov.set_option("run:data_file", os.path.basename(_data_file))
     # Measure the application, not this file; and an idle worker that measured
     # nothing is no mistake worth a warning.
-    cov.set_option("run:omit", [*cov.get_option("run:omit"), __file__])
-    cov.set_option(
-        "run:disable_warnings", [*cov.get_option("run:disable_warnings"), "no-data-collected"]
+    _cov.set_option("run:omit", [*_cov.get_option("run:omit"), __file__])
+    _cov.set_option(
+        "run:disable_warnings", [*_cov.get_option("run:disable_warnings"), "no-data-collected"]
     )
-    cov.start()
-    return cov
+    if CONTEXT_HEADER:  # Per-request contexts need a core that records contexts.
+        _cov.set_option("run:core", _core_for_contexts(_cov.get_option("run:core")))
+    _cov.start()
 
 
-def _save(log):
+def _core_for_contexts(configured):
+    """The core that measures when requests switch contexts: the configured one
+    (COVERAGE_CORE or [run] core), unless it cannot record dynamic contexts.
+
+    coverage's sysmon core (Python 3.12+, coverage's default from 3.14) records
+    a line only the first time it runs, so it cannot tell which requests ran it.
+    """
+    return "ctrace" if configured in (None, "sysmon") else configured
+
+
+def _save(log, last=False):
     """Write what _cov measured since the last save to a new data file.
 
     A new file each time: a Coverage object that writes again into a file that
     ``coverage combine`` already removed writes lines that no combine reads.
     """
     data = _cov.get_data()
-    if not data.measured_files():
+    # Nothing ran since the last save? (get_data() also lists the unexecuted
+    # files of [run] source, without lines: no reason for a file.)
+    if not any(data.lines(path) for path in data.measured_files()):
         return
     # coverage's own name pattern, which ``coverage combine`` looks for. (With
     # suffix=True coverage would also put a content hash in the name, but
     # update() does not compute it, and combine would skip the files as copies.)
     suffix = f"{socket.gethostname().replace('.', '_')}.pid{os.getpid()}.X{secrets.token_hex(3)}x"
-    new_file = coverage.CoverageData(basename=_cov.get_option("run:data_file"), suffix=suffix)
+    new_file = coverage.CoverageData(basename=_data_file, suffix=suffix)
     try:
+        os.makedirs(os.path.dirname(_data_file) or ".", exist_ok=True)
         new_file.update(data)
         new_file.write()
     except Exception as exc:  # An unwritable directory, a full disk, ...
         log.error(
-            "coverage: could not write %s: %s (the data is kept for the next save)",
+            "coverage: could not write %s: %s (%s)",
             os.path.relpath(new_file.data_filename()), exc,
+            "this worker's data since its last save is lost" if last
+            else "the data is kept for the next save",
         )
         return
     data.erase()  # Written: start the next file from nothing.
@@ -120,16 +167,46 @@ def _save(log):
 # Measure the master from the moment gunicorn loads this file: with --preload
 # the master imports the application before any worker exists.
 if MEASURE:
-    _cov = _start_measuring()
+    _start_measuring()
+
+
+def on_starting(server):
+    """Master, once, before it listens or starts a worker: with
+    GUNICORN_COVERAGE_CONTEXT_HEADER, refuse workers other than sync ones.
+
+    coverage has one current context per process, so a worker that serves
+    several requests at once (threads, gevent, asyncio) would count their lines
+    under each other's contexts. Even with one thread, a gthread worker is no
+    good: each context switch writes the lines so far into coverage's in-memory
+    data from the request's thread, and coverage 7.16 and 7.17 lose that data
+    when the thread has ended before the worker's last save.
+    """
+    if not (MEASURE and CONTEXT_HEADER):
+        return
+    from gunicorn.workers.sync import SyncWorker
+
+    if not issubclass(server.worker_class, SyncWorker):
+        chosen = f"--worker-class {server.cfg.worker_class_str}"
+        if server.cfg.threads > 1:
+            chosen += f" --threads {server.cfg.threads}"
+        server.halt(
+            reason="GUNICORN_COVERAGE_CONTEXT_HEADER needs sync workers, which serve "
+            f"one request at a time, not {chosen}",
+            exit_status=1,
+        )
+    server.log.info("coverage: recording each request under its %s header", CONTEXT_HEADER)
+    # What COVERAGE_CORE or [run] core asked for; _start_measuring replaced it.
+    if coverage.Coverage(data_file=None).get_option("run:core") == "sysmon":
+        server.log.warning("coverage: core=sysmon cannot record contexts: measuring with ctrace")
 
 
 def when_ready(server):
     """Master, once, after the app is loaded (with --preload) and before the
     first worker: save what the master ran, then stop measuring it."""
-    if coverage is None:
+    if ENABLED and coverage is None:
         server.log.warning(
-            "coverage: measurement is off: coverage is not installed here "
-            "(pip install coverage)"
+            "coverage: not measuring: the coverage package is not installed here "
+            "(pip install coverage, or set GUNICORN_COVERAGE=off)"
         )
     _stop_measuring_master(server)
 
@@ -150,9 +227,8 @@ def _stop_measuring_master(server):
 def post_fork(server, worker):
     """Worker, right after the fork and before it imports the application:
     the first hook of the original recipe. Measure this worker on its own."""
-    global _cov
     if MEASURE:
-        _cov = _start_measuring()
+        _start_measuring()
 
 
 # Snapshots. The signal handler only writes a byte to a pipe; a thread does the
@@ -186,6 +262,7 @@ def post_worker_init(worker):
         target=_write_snapshots, args=(worker.log,), name="coverage-snapshots", daemon=True
     ).start()
     _exit_through_worker_exit_on_sigterm()
+    worker.log.info("coverage: measuring this worker")
 
 
 def _exit_through_worker_exit_on_sigterm():
@@ -200,24 +277,24 @@ def _exit_through_worker_exit_on_sigterm():
 
 
 def _write_snapshots(log):
+    """The snapshot thread: save on each USR1, and every SNAPSHOT_SECONDS if set."""
     while True:
         woken, _, _ = select.select([_wakeup_read], [], [], SNAPSHOT_SECONDS)
         if woken:
             os.read(_wakeup_read, 512)
-        with _between_requests(wait_for_requests=True):
-            _save(log)
+        _save_safely(log, wait_for_requests=True)
 
 
-@contextlib.contextmanager
-def _between_requests(wait_for_requests):
+def _save_safely(log, wait_for_requests, last=False):
+    """_save, one save at a time, and (if asked) only while no request runs."""
     global _saving
     with _gate:
-        _gate.wait_for(lambda: not _saving)  # One save at a time.
+        _gate.wait_for(lambda: not _saving)
         _saving = True
         if wait_for_requests:
             _gate.wait_for(lambda: _requests_running == 0)
     try:
-        yield
+        _save(log, last)
     finally:
         with _gate:
             _saving = False
@@ -255,6 +332,57 @@ def post_request(worker, req, environ, resp):
         _gate.notify_all()
 
 
+# Per-request contexts, only with GUNICORN_COVERAGE_CONTEXT_HEADER.
+def _switching_contexts(count_request, uncount_request):
+    """The pre_request and post_request hooks above, also switching coverage's
+    dynamic context: to the one the request's header names while it runs, then
+    back to the default one. The switches happen while the request is counted,
+    so never while a snapshot is written."""
+
+    def pre_request(worker, req):
+        count_request(worker, req)
+        _cov.switch_context(_context_of(req, worker.log))
+
+    def post_request(worker, req, environ, resp):
+        try:
+            _cov.switch_context("")
+        finally:
+            uncount_request(worker, req, environ, resp)
+
+    return pre_request, post_request
+
+
+# Decided once, here: without the variable, gunicorn calls the two hooks above
+# as they are, and a request costs nothing more.
+if MEASURE and CONTEXT_HEADER:
+    pre_request, post_request = _switching_contexts(pre_request, post_request)
+
+
+# A context is a label, such as a test's name: longer values are ignored.
+MAX_CONTEXT_LENGTH = 200
+
+
+def _context_of(req, log):
+    """The header's value, or "" (coverage's default context) if the request has
+    no such header, or one that is no short line of printable ASCII."""
+    values = [value for name, value in req.headers if name == CONTEXT_HEADER.upper()]
+    if not values:
+        return ""
+    if len(values) > 1:
+        problem = "it is sent more than once"
+    elif len(values[0]) > MAX_CONTEXT_LENGTH:
+        problem = f"it is longer than {MAX_CONTEXT_LENGTH} characters"
+    elif not re.fullmatch(r"[ -~]*", values[0]):
+        problem = "it has characters other than printable ASCII"
+    else:
+        return values[0]
+    log.warning(
+        "coverage: ignored the %s header of %s %s: %s; its lines count under the default context",
+        CONTEXT_HEADER, req.method, req.path, problem,
+    )
+    return ""
+
+
 def worker_exit(server, worker):
     """The second hook of the original recipe: stop measuring and save.
 
@@ -264,9 +392,7 @@ def worker_exit(server, worker):
     if _cov is None or worker.pid != os.getpid():
         return
     _cov.stop()
-    if _gate is None:  # The worker died before post_worker_init: no snapshots ran.
-        _save(worker.log)
-        return
-    # Nothing is measured any more, so there is no request to wait for.
-    with _between_requests(wait_for_requests=False):
-        _save(worker.log)
+    if _gate is None:  # The worker died before post_worker_init: no snapshot runs.
+        _save(worker.log, last=True)
+    else:  # Nothing is measured any more: no need to wait for requests.
+        _save_safely(worker.log, wait_for_requests=False, last=True)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import pytest
@@ -59,17 +60,34 @@ def children_of(pid):
         return []
 
 
+class Report(typing.NamedTuple):
+    statements: int
+    missed: int
+    cover: str
+    missing: str
+
+    @classmethod
+    def parse(cls, report_output):
+        """The lib.py row of `coverage report --show-missing`."""
+        for line in report_output.splitlines():
+            if line.startswith("example_app/lib.py"):
+                _, statements, missed, cover, *missing = line.split(maxsplit=4)
+                return cls(int(statements), int(missed), cover, " ".join(missing))
+        raise AssertionError(f"no lib.py row in the report:\n{report_output}")
+
+
 class Server:
     """A gunicorn master with its workers, started by `start` below."""
 
-    def __init__(self, directory, args, env, cwd=None):
+    def __init__(self, directory, args, env, measuring=True, python=sys.executable, cwd=None):
         self.directory = directory
+        self.measuring = measuring
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = directory / "gunicorn.log"
         self.pid_file = directory / "gunicorn.pid"
         command = [
-            sys.executable, "-m", "gunicorn",
+            python, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{self.port}",
             "--pid", str(self.pid_file),
             "--no-control-socket",
@@ -84,18 +102,31 @@ class Server:
 
     # --- what tests do with a server -------------------------------------
 
-    def curl(self, path, *options):
-        """The real curl binary; returns the response body."""
+    def curl(self, path, *options, check=True):
+        """The real curl binary; returns the response body.
+
+        With check=False a failed request is no error (and returns "").
+        """
         done = subprocess.run(
             ["curl", "--silent", "--show-error", "--fail", "--max-time", "10",
              *options, self.url + path],
             capture_output=True, text=True, timeout=15,
         )
-        assert done.returncode == 0, f"curl {path}: {done.stderr}"
+        if check:
+            assert done.returncode == 0, f"curl {path}: {done.stderr}"
         return done.stdout
+
+    def status(self, path, *options):
+        """The HTTP status code that the real curl gets, whatever it is."""
+        return int(self.curl(path, "--no-fail", "--output", "/dev/null",
+                             "--write-out", "%{http_code}", *options))
 
     def send(self, sig):
         os.kill(self.pid, sig)
+
+    def send_to_worker(self, pid, sig):
+        assert pid in self.workers(), f"{pid} is not a worker of this server"
+        os.kill(pid, sig)
 
     def workers(self):
         pids = children_of(self.pid)
@@ -103,14 +134,21 @@ class Server:
         return pids
 
     def wait_for_workers(self, count, timeout=15):
-        return wait_until(
-            lambda: w if len(w := self.workers()) == count and self.booted(w) else None,
-            timeout, f"{count} booted workers",
-        )
+        def booted_workers():
+            pids = self.workers()
+            return pids if len(pids) == count and self.booted(pids) else None
+
+        return wait_until(booted_workers, timeout, f"{count} booted workers")
 
     def booted(self, pids):
+        """Has each worker booted, and (if measuring) started to measure?"""
         log = self.log()
-        return all(f"Booting worker with pid: {pid}" in log for pid in pids)
+        ready = "coverage: measuring this worker" if self.measuring else "Booting worker"
+        return all(f"[{pid}] [INFO] {ready}" in log for pid in pids)
+
+    def wait_for_exit(self, pids, timeout=15):
+        """Wait until these processes are gone: whatever they saved is on disk."""
+        wait_until(lambda: not any(process_exists(p) for p in pids), timeout, f"{pids} to exit")
 
     def log(self):
         return self.log_path.read_text(errors="replace")
@@ -119,10 +157,11 @@ class Server:
         return sorted(p.name for p in self.directory.glob(".coverage.*"))
 
     def wait_for_data_files(self, count, timeout=10):
-        return wait_until(
-            lambda: f if len(f := self.data_files()) >= count else None,
-            timeout, f"{count} data files in {self.directory}",
-        )
+        def enough_files():
+            files = self.data_files()
+            return files if len(files) >= count else None
+
+        return wait_until(enough_files, timeout, f"{count} data files in {self.directory}")
 
     def coverage(self, *args):
         """Run the real coverage command line in the server's directory."""
@@ -133,13 +172,14 @@ class Server:
         return done.stdout + done.stderr
 
     def report(self, *args):
-        """`coverage report` for lib.py, as (statements, missed, percent)."""
-        out = self.coverage("report", "--keep-combined", *args, "example_app/lib.py")
-        for line in out.splitlines():
-            if line.startswith("example_app/lib.py"):
-                _, stmts, miss, cover, *_ = line.split()
-                return int(stmts), int(miss), cover
-        raise AssertionError(f"no lib.py line in the report:\n{out}")
+        """`coverage report --show-missing` for lib.py, keeping the data files.
+
+        Returns a Report: statements, missed, cover ("75%") and missing ("4").
+        """
+        out = self.coverage(
+            "report", "--keep-combined", "--show-missing", *args, "example_app/lib.py"
+        )
+        return Report.parse(out)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Stop the master with `sig` and wait until it and its workers are gone."""
@@ -147,10 +187,7 @@ class Server:
         if self.process.poll() is None:
             self.send(sig)
         self.process.wait(timeout=timeout)
-        wait_until(
-            lambda: not any(process_exists(p) for p in self._seen_workers),
-            timeout, "the workers to exit",
-        )
+        self.wait_for_exit(self._seen_workers, timeout)
 
     def kill_everything(self):
         """Teardown: whatever is left of this server, by pid."""
@@ -173,19 +210,24 @@ def example(tmp_path):
 def start(example):
     """Start gunicorn with the hook file on the example app: start(*args, env=...).
 
+    Waits until every worker has booted and (unless `measuring` is false, or
+    GUNICORN_COVERAGE=off) says it measures; stops every server at teardown.
     It runs in the example's directory, or in `cwd` if given.
-
-    Waits until every worker has booted; stops every server at teardown.
     """
     servers = []
 
-    def start_server(*args, env=None, workers=2, app="example_app.app:app", wait=True, cwd=None):
+    def start_server(
+        *args, env=None, workers=2, app="example_app.app:app", wait=True,
+        python=sys.executable, measuring=None, cwd=None,
+    ):
         environment = {**os.environ, **(env or {})}
         environment.pop("GUNICORN_CMD_ARGS", None)
+        if measuring is None:
+            measuring = environment.get("GUNICORN_COVERAGE") != "off"
         server = Server(
             example, ["-c", str(example / "gunicorn.conf.py") if cwd else "gunicorn.conf.py",
                       "--workers", str(workers), *args, app],
-            environment, cwd,
+            environment, measuring, python, cwd,
         )
         servers.append(server)
         if wait:

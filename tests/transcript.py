@@ -7,9 +7,10 @@ what the terminal's running command (the server) printed since the last block.
 A line "..." stands for any lines (pip's install output, for example).
 
 Outputs are compared after normalising only what must vary from run to run:
-times, pids, host names, random file-name parts, and the port (the page shows
-gunicorn's default, 8000; the run uses a free one). The lines of a running
-server are compared as a set: its workers write concurrently.
+times (and pytest's durations), pids, host names, random file-name parts, and
+the port (the page shows gunicorn's default, 8000; the run uses a free one).
+The lines of a running server are compared as a set: its workers write
+concurrently.
 
 Run as a script, it types a page in a fresh copy of the example and prints each
 command with its real output: ``python tests/transcript.py docs/walkthrough.rst``.
@@ -84,6 +85,7 @@ NORMALISE = [
     (re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\]"), "[TIME] [PID]"),
     (re.compile(r"\(pid: \d+\)|pid: \d+|\(\d+\)$"), "PID"),
     (re.compile(r"\.coverage\.[\w-]+\.pid\d+\.X\w+x(\.H\w+h)?"), ".coverage.HOST.pidPID.XRANDOMx"),
+    (re.compile(r" in \d+\.\d+s\b"), " in SECONDSs"),  # pytest's "2 passed in 0.12s"
 ]
 
 
@@ -131,7 +133,8 @@ class Terminal:
 
     def type(self, command):
         self.running = True
-        self.shell.stdin.write(f"{command}\necho {DONE}\n")
+        # The marker keeps the command's exit status, for a page's `echo $?`.
+        self.shell.stdin.write(f"{command}\n_status=$?; echo {DONE}; (exit $_status)\n")
         self.shell.stdin.flush()
 
     def wait_until_done(self, timeout):
@@ -219,7 +222,8 @@ def _play(step, terminal, port, show, timeout):
 
 
 def _starts_a_server(command):
-    return command.startswith("gunicorn ")
+    """`gunicorn ...`, possibly after environment settings: `NAME=value gunicorn ...`."""
+    return re.match(r"(\w+=\S+ )*gunicorn ", command) is not None
 
 
 def _wait_for_server_lines(step, terminal, expected, port, show, timeout):
@@ -247,9 +251,10 @@ def _difference(step, expected, actual):
 
 
 def copy_of_repository(directory):
-    """What a reader has after cloning: the example, the hook file, the settings."""
+    """What a reader has after cloning: the example, the hook file, the example
+    files that the docs show, the settings."""
     directory = Path(directory)
-    for name in ("example_app", "hooks"):
+    for name in ("example_app", "hooks", "docs/examples"):
         shutil.copytree(ROOT / name, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in (".coveragerc", "requirements.txt"):
         shutil.copy(ROOT / name, directory / name)

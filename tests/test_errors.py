@@ -1,0 +1,115 @@
+"""A bad environment gets one clear line, and the server serves where it can."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, wait_until
+
+
+def refused(example, env, *args):
+    """Start gunicorn with the hook file, expecting it to refuse: its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket",
+         "--bind", "127.0.0.1:0", *args, "example_app.app:app"],
+        cwd=example, env=env, capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode != 0
+    return (done.stdout + done.stderr).strip()
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("[run\nparallel = True\n",
+         "File contains no section headers. file: '.coveragerc', line: 1 '[run\\n'"),
+        ("[run]\nparallel = maybe\n", "Not a boolean: maybe"),
+    ],
+    ids=["syntax", "value"],
+)
+def test_a_broken_coveragerc_refuses_to_start(example, text, problem):
+    """One line that names the file and the problem (docs/troubleshooting.rst)."""
+    (example / ".coveragerc").write_text(text)
+    assert refused(example, None) == (
+        f"coverage: Couldn't read config file .coveragerc: {problem} "
+        "(fix it, or set GUNICORN_COVERAGE=off to serve unmeasured)"
+    )
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("GUNICORN_COVERAGE", "maybe", "GUNICORN_COVERAGE='maybe' is not valid: use 'on' or 'off'."),
+        ("GUNICORN_COVERAGE_SNAPSHOT_SECONDS", "soon",
+         "GUNICORN_COVERAGE_SNAPSHOT_SECONDS='soon' is not valid: "
+         "use a number of seconds greater than 0, or leave it unset."),
+        ("GUNICORN_COVERAGE_SNAPSHOT_SECONDS", "0",
+         "GUNICORN_COVERAGE_SNAPSHOT_SECONDS='0' is not valid: "
+         "use a number of seconds greater than 0, or leave it unset."),
+    ],
+    ids=["switch", "seconds-word", "seconds-zero"],
+)
+def test_an_unknown_value_refuses_to_start(example, name, value, message):
+    assert refused(example, {**os.environ, name: value}) == message
+
+
+def test_off_measures_nothing_and_serves(start):
+    server = start(env={"GUNICORN_COVERAGE": "off"})
+    assert server.curl("/foo") == "42"
+    server.send(signal.SIGHUP)
+    wait_until(lambda: server.log().count("Worker exiting") == 2, what="the old workers to exit")
+    server.send(signal.SIGUSR1)
+    assert server.curl("/bar") == "43"
+    server.stop()
+    assert server.data_files() == []
+    assert "coverage:" not in server.log()
+
+
+def test_an_unwritable_data_directory_is_logged_and_the_next_save_writes(start, example):
+    """Each failed save names the file and the reason; the data waits in memory."""
+    (example / "data").write_text("a file where the data directory should be")
+    server = start(env={"COVERAGE_FILE": "data/.coverage"}, workers=1)
+    assert server.curl("/foo") == "42"
+    server.send(signal.SIGUSR1)
+    wait_until(lambda: "coverage: could not write" in server.log(), what="the failed save")
+    [error] = [line for line in server.log().splitlines() if "could not write" in line]
+    assert "[ERROR] coverage: could not write data/.coverage." in error
+    assert error.endswith("[Errno 17] File exists: 'data' (the data is kept for the next save)")
+    assert server.curl("/bar") == "43"  # Still serving.
+    (example / "data").unlink()
+    (example / "data").mkdir()
+    server.stop()  # The last save writes what /foo and /bar ran, into data/.
+    out = server.coverage("report", "--data-file", "data/.coverage", "example_app/lib.py")
+    assert "example_app/lib.py       4      0   100%" in out
+
+
+@pytest.fixture(scope="session")
+def python_without_coverage(tmp_path_factory):
+    """A real virtual environment with Flask and gunicorn, and no coverage."""
+    venv = tmp_path_factory.mktemp("no-coverage") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    requirements = [
+        line.split(";")[0].strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.startswith(("Flask", "gunicorn"))
+    ]
+    subprocess.run(
+        [venv / "bin" / "python", "-m", "pip", "install", "--quiet", *requirements],
+        check=True, timeout=300,
+    )
+    return venv / "bin" / "python"
+
+
+def test_without_coverage_installed_the_server_serves_and_says_why(
+    python_without_coverage, example, start
+):
+    server = start(python=python_without_coverage, measuring=False)
+    assert server.curl("/foo") == "42"
+    warnings = [line for line in server.log().splitlines() if "coverage:" in line]
+    assert [w.split("] ", 2)[-1] for w in warnings] == [
+        "[WARNING] coverage: not measuring: the coverage package is not installed here "
+        "(pip install coverage, or set GUNICORN_COVERAGE=off)"
+    ]

@@ -1,0 +1,205 @@
+"""docs/reference.rst documents the whole hook file, and what it says holds.
+
+The first tests read the hook file (without running it) and the page: every
+gunicorn hook the file defines and every GUNICORN_COVERAGE* variable it reads
+has its section on the page, the page has no section for anything the file
+lacks, and the file defines no function that gunicorn would silently ignore
+(a misspelt hook is never called, and nothing says so).
+
+The others start real servers to check what the page says that no other test
+covers (test_errors.py checks the refusals, the failed snapshot, GUNICORN_COVERAGE=off
+and the server without coverage).
+"""
+
+import ast
+import re
+
+import pytest
+from gunicorn.config import KNOWN_SETTINGS
+
+from conftest import HOOK_FILE, ROOT
+
+REFERENCE = ROOT / "docs" / "reference.rst"
+
+# gunicorn's own list of the functions it calls from a configuration file.
+GUNICORN_HOOKS = {s.name for s in KNOWN_SETTINGS if s.section.endswith("Hooks")}
+GUNICORN_SETTINGS = {s.name for s in KNOWN_SETTINGS}
+
+
+def top_level_names(tree):
+    """Every name the hook file defines at top level: gunicorn reads them all."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Try):  # try: import coverage / except: coverage = None
+            names.update(top_level_names(ast.Module(body=node.body, type_ignores=[])))
+    return names
+
+
+def public_functions(tree):
+    return sorted(
+        node.name for node in tree.body
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+    )
+
+
+def environment_variables(tree):
+    """The GUNICORN_COVERAGE* names the file uses as strings: the variables it reads."""
+    return sorted({
+        node.value for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and re.fullmatch(r"GUNICORN_COVERAGE\w*", node.value)
+    })
+
+
+def sections(prefix):
+    """{name: title} of every section of the page labelled `.. _<prefix>-<name>:`."""
+    lines = REFERENCE.read_text().splitlines()
+    found = {}
+    for n, line in enumerate(lines):
+        label = re.fullmatch(rf"\.\. _{prefix}-(\w+):", line)
+        if not label:
+            continue
+        rest = [line for line in lines[n + 1:] if line.strip()][:2]
+        title, underline = rest if len(rest) == 2 else ("", "")
+        is_section = re.fullmatch(r"([=\-~^\"'])\1*", underline) and len(underline) >= len(title)
+        found[label.group(1)] = title if is_section else None
+    return found
+
+
+HOOK_TREE = ast.parse(HOOK_FILE.read_text())
+HOOKS = public_functions(HOOK_TREE)
+VARIABLES = environment_variables(HOOK_TREE)
+
+
+def test_the_lists_come_from_the_real_files():
+    assert {"post_fork", "worker_exit", "post_request"} <= GUNICORN_HOOKS
+    assert {"post_fork", "worker_exit"} <= set(HOOKS)
+    assert "GUNICORN_COVERAGE" in VARIABLES
+    assert any(re.fullmatch(p, "coverage: wrote .coverage.h.pid1.X2x") for p in MESSAGES)
+    assert sections("hook") and sections("env")
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_gunicorn_knows_the_hook(name):
+    assert name in GUNICORN_HOOKS, (
+        f"gunicorn has no hook named {name!r}, so it would never call it: "
+        f"a typo? gunicorn's hooks: {', '.join(sorted(GUNICORN_HOOKS))}"
+    )
+
+
+def test_the_file_sets_no_gunicorn_setting_but_hooks():
+    # The page says every gunicorn option works as usual with the file.
+    settings = (top_level_names(HOOK_TREE) & GUNICORN_SETTINGS) - GUNICORN_HOOKS
+    assert not settings, f"the hook file overrides gunicorn settings: {sorted(settings)}"
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_the_hook_is_documented(name):
+    title = sections("hook").get(name)
+    assert title == f"``{name}``", (
+        f"docs/reference.rst needs a section for the hook {name}: "
+        f"a line `.. _hook-{name}:`, then the title ``{name}`` with its underline"
+    )
+
+
+@pytest.mark.parametrize("name", VARIABLES)
+def test_the_environment_variable_is_documented(name):
+    title = sections("env").get(name.lower())
+    assert title == f"``{name}``", (
+        f"docs/reference.rst needs a section for {name}: "
+        f"a line `.. _env-{name.lower()}:`, then the title ``{name}`` with its underline"
+    )
+
+
+def messages(tree):
+    """The lines the hook file prints or logs: strings that start with "coverage: ".
+
+    As patterns: what the code fills in (%s, {...}) matches anything.
+    """
+    found = set()
+    parts = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
+             for part in node.values}
+    for node in ast.walk(tree):
+        if id(node) in parts:  # A piece of an f-string: the f-string is the message.
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            pattern = re.escape(node.value).replace("%s", ".+")
+        elif isinstance(node, ast.JoinedStr):
+            pattern = "".join(
+                re.escape(part.value) if isinstance(part, ast.Constant) else ".+"
+                for part in node.values
+            )
+        else:
+            continue
+        if pattern.startswith("coverage:"):
+            found.add(pattern)
+    return sorted(found)
+
+
+MESSAGES = messages(HOOK_TREE)
+
+
+@pytest.mark.parametrize("pattern", MESSAGES)
+def test_the_message_is_documented(pattern):
+    # The page shows each message as a literal, with <placeholders> for what varies.
+    literals = re.findall(r"``(.+?)``", " ".join(REFERENCE.read_text().split()))
+    assert any(re.fullmatch(pattern, literal) for literal in literals), (
+        f"docs/reference.rst shows no line like {pattern!r} (as a ``literal``)"
+    )
+
+
+def test_the_page_documents_nothing_the_file_lacks():
+    assert sorted(sections("hook")) == sorted(HOOKS)
+    assert sorted(sections("env")) == sorted(name.lower() for name in VARIABLES)
+
+
+# --- What the page says, on real servers -----------------------------------
+
+
+def set_coveragerc(directory, old, new):
+    rc = directory / ".coveragerc"
+    text = rc.read_text()
+    assert old in text
+    rc.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize("parallel, left", [("True", 0), ("False", 2)], ids=["parallel", "not-parallel"])
+def test_coverage_erase_removes_the_files_with_parallel(start, parallel, left):
+    server = start()
+    server.stop()
+    assert len(server.data_files()) == 2
+    set_coveragerc(server.directory, "parallel = True", f"parallel = {parallel}")
+    server.coverage("erase")
+    assert len(server.data_files()) == left
+
+
+def test_the_hook_file_is_never_in_a_report(example, start):
+    set_coveragerc(example, "source = example_app", "")  # Measure everything.
+    server = start()
+    assert server.curl("/foo") == "42"
+    server.stop()
+    report = server.coverage("report")
+    assert "example_app/lib.py" in report
+    assert "gunicorn.conf.py" not in report
+
+
+def test_a_failed_last_save_says_the_data_is_lost(example, start):
+    # (test_errors.py shows a failed snapshot, whose data waits for the next save.)
+    (example / "data").write_text("a file where the data directory should be")
+    server = start(env={"COVERAGE_FILE": "data/.coverage"})
+    assert server.curl("/foo") == "42"
+    server.stop()  # The workers' last saves fail.
+    lost = re.compile(
+        r"\[ERROR\] coverage: could not write data/\.coverage\.\S+\.pid\d+\.X\w+x: "
+        r".+ \(this worker's data since its last save is lost\)$"
+    )
+    assert len([line for line in server.log().splitlines() if lost.search(line)]) == 2
+    assert "coverage: wrote" not in server.log()
