@@ -33,10 +33,9 @@ def on_dirty_starting(arbiter):
     which was measuring itself: start a new measurement here instead. The dirty
     arbiter forks the dirty workers, which inherit it running, so that it
     measures them from the moment they import their dirty apps."""
-    global _cov
     if MEASURE:
         _cov.stop()
-        _cov = _start_measuring()
+        _start_measuring()
 
 
 def dirty_worker_init(worker):
@@ -49,6 +48,6 @@ def dirty_worker_init(worker):
     def cleanup_and_save():
         cleanup()
         _cov.stop()
-        _save(worker.log)
+        _save(worker.log, last=True)
 
     worker._cleanup = cleanup_and_save

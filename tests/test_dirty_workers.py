@@ -23,7 +23,7 @@ NEW_ASYNCIO = sys.version_info >= (3, 12)  # asyncio's Server.wait_closed waits 
 def serve_dirty(start, example, tmp_path_factory):
     """One HTTP worker and one dirty worker running example_app.dirty:Lib."""
     shutil.copy(ROOT / "hooks" / "gunicorn_dirty.conf.py", example / "gunicorn_dirty.conf.py")
-    dirty_workers = []
+    servers = []
 
     def serve(spec="example_app.dirty:Lib:1", *options):
         server = start(
@@ -33,18 +33,22 @@ def serve_dirty(start, example, tmp_path_factory):
             # The dirty arbiter writes its pid file in TMPDIR, named after --name.
             env={"TMPDIR": str(tmp_path_factory.mktemp("tmp"))},
         )
-        wait_until(lambda: re.search(r"Dirty worker (\d+) listening", server.log()), 20,
-                   "the dirty worker")
-        wait_until(lambda: len(server.workers()) == 2 and "Booting worker" in server.log(), 20,
+        servers.append(server)
+        listening = wait_until(lambda: re.search(r"Dirty worker (\d+) listening", server.log()), 20,
+                               "the dirty worker")
+        server.dirty_worker = int(listening[1])
+        wait_until(lambda: len(server.workers()) == 2 and "measuring this worker" in server.log(), 20,
                    "the HTTP worker and the dirty arbiter")
-        dirty_workers.append(int(re.search(r"Dirty worker (\d+) listening", server.log())[1]))
-        server.dirty_worker = dirty_workers[-1]
         return server
 
     yield serve
-    for pid in dirty_workers:  # Not the master's child: the fixture does not know it.
-        if process_exists(pid):
-            os.kill(pid, signal.SIGKILL)
+    for server in servers:
+        # The dirty workers are not the master's children: kill the master and
+        # the dirty arbiter (which would replace them) first, then them.
+        server.kill_everything()
+        for pid in re.findall(r"Spawned dirty worker \(pid: (\d+)\)", server.log()):
+            if process_exists(int(pid)):
+                os.kill(int(pid), signal.SIGKILL)
 
 
 def stop_everything(server, timeout=60):
@@ -58,16 +62,16 @@ def test_a_dirty_worker_saves_when_gunicorn_stops(serve_dirty):
     assert server.curl("/foo") == "42"
     stop_everything(server)
     assert len(server.data_files()) == 2  # The HTTP worker's and the dirty worker's.
-    assert server.report() == (4, 1, "75%")
+    assert server.report() == (4, 1, "75%", "4")
 
 
 @pytest.mark.skipif(not NEW_ASYNCIO, reason="Python 3.10 and 3.11: see the test above")
 @pytest.mark.parametrize(
     ("options", "report"),
     [
-        pytest.param(("--graceful-timeout", "2", "--dirty-graceful-timeout", "10"), (4, 1, "75%"),
+        pytest.param(("--graceful-timeout", "2", "--dirty-graceful-timeout", "10"), (4, 1, "75%", "4"),
                      id="master-gives-up-first"),
-        pytest.param(("--graceful-timeout", "10", "--dirty-graceful-timeout", "1"), (4, 2, "50%"),
+        pytest.param(("--graceful-timeout", "10", "--dirty-graceful-timeout", "1"), (4, 2, "50%", "2, 4"),
                      id="dirty-arbiter-kills-first"),
     ],
 )
@@ -87,7 +91,7 @@ def test_hup_does_not_replace_the_dirty_worker(serve_dirty):
     assert server.curl("/foo") == "42"
     server.send(signal.SIGHUP)
     server.wait_for_data_files(1)  # The HTTP worker's.
-    assert server.report() == (4, 2, "50%")
+    assert server.report() == (4, 2, "50%", "2, 4")
     assert process_exists(server.dirty_worker)
 
 
@@ -98,4 +102,4 @@ def test_without_a_worker_count_the_master_imports_the_dirty_app(serve_dirty):
     server = serve_dirty("example_app.dirty:Lib", "--graceful-timeout", "2", "--dirty-graceful-timeout", "10")
     assert server.curl("/foo") == "42"
     stop_everything(server)
-    assert server.report() == (4, 3, "25%")
+    assert server.report() == (4, 3, "25%", "1, 3-4")

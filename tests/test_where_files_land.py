@@ -39,7 +39,7 @@ def test_with_chdir_files_land_in_that_directory(start, example, elsewhere):
     server = serve_and_stop(start, "--chdir", str(example), cwd=elsewhere)
     assert len(data_files_in(example)) == 1
     assert data_files_in(elsewhere) == []
-    assert server.report() == (4, 1, "75%")
+    assert server.report() == (4, 1, "75%", "4")
 
 
 def test_started_elsewhere_files_land_there_and_coveragerc_is_not_read(start, example, elsewhere):
@@ -50,14 +50,14 @@ def test_started_elsewhere_files_land_there_and_coveragerc_is_not_read(start, ex
     # Not in data/: coverage looked for its settings in the working directory.
     assert data_files_in(example / "data") == []
     assert len(data_files_in(elsewhere)) == 1
-    assert server.report("--data-file", str(elsewhere / ".coverage")) == (4, 1, "75%")
+    assert server.report("--data-file", str(elsewhere / ".coverage")) == (4, 1, "75%", "4")
 
 
 def test_coverage_file_says_where_files_land(start, example, elsewhere):
     server = serve_and_stop(start, env={"COVERAGE_FILE": str(elsewhere / ".coverage")})
     assert data_files_in(example) == []
     assert len(data_files_in(elsewhere)) == 1
-    assert server.report("--data-file", str(elsewhere / ".coverage")) == (4, 1, "75%")
+    assert server.report("--data-file", str(elsewhere / ".coverage")) == (4, 1, "75%", "4")
 
 
 def test_data_file_is_relative_to_the_working_directory(start, example):
@@ -67,10 +67,10 @@ def test_data_file_is_relative_to_the_working_directory(start, example):
     server = serve_and_stop(start)
     assert data_files_in(example) == []
     assert len(data_files_in(example / "data")) == 1
-    assert server.report() == (4, 1, "75%")
+    assert server.report() == (4, 1, "75%", "4")
 
 
 def test_a_daemon_writes_where_it_was_started(start, example):
     server = serve_and_stop(start, "--daemon", "--log-file", str(example / "gunicorn.log"), daemon=True)
     assert len(data_files_in(example)) == 1
-    assert server.report() == (4, 1, "75%")
+    assert server.report() == (4, 1, "75%", "4")

@@ -87,7 +87,7 @@ def test_the_worker_saves_when_it_stops(serve, name, sig):
     else:
         server.stop(getattr(signal, f"SIG{sig.upper()}"))
     assert len(server.data_files()) == 1
-    assert server.report() == (4, 1, "75%")
+    assert server.report() == (4, 1, "75%", "4")
 
 
 @pytest.mark.parametrize("name", CLASSES)
@@ -97,11 +97,11 @@ def test_usr1_writes_a_snapshot_and_the_worker_goes_on(serve, name):
     assert server.curl("/foo") == "42"
     server.send(signal.SIGUSR1)
     server.wait_for_data_files(1)
-    assert server.report() == (4, 1, "75%")
+    assert server.report() == (4, 1, "75%", "4")
     assert server.curl("/bar") == "43"
     server.send(signal.SIGUSR1)
     server.wait_for_data_files(2)
-    assert server.report() == (4, 0, "100%")
+    assert server.report() == (4, 0, "100%", "")
     assert server.workers() == worker
 
 
@@ -143,7 +143,7 @@ def test_a_snapshot_waits_for_the_requests_in_flight(serve, name):
     assert release(server, held, *more) == ["42"] * (1 + len(more))
     server.wait_for_data_files(1)
     # The snapshot has line 2 of lib.py, which the held request ran last.
-    assert server.report() == (4, 1, "75%")
+    assert server.report() == (4, 1, "75%", "4")
 
 
 @pytest.mark.parametrize("name", UNGATED)
@@ -153,11 +153,11 @@ def test_without_request_hooks_a_snapshot_does_not_wait(serve, name):
     held = hold_a_request(server)
     server.send(signal.SIGUSR1)
     server.wait_for_data_files(1)
-    assert server.report() == (4, 2, "50%")  # Written before the request ran lib.foo().
+    assert server.report() == (4, 2, "50%", "2, 4")  # Written before the request ran lib.foo().
     assert release(server, held) == ["42"]
     server.stop()
     assert len(server.data_files()) == 2
-    assert server.report() == (4, 1, "75%")  # The rest came with the next file.
+    assert server.report() == (4, 1, "75%", "4")  # The rest came with the next file.
 
 
 def test_gthread_runs_requests_on_several_threads_and_measures_them(serve):
@@ -171,7 +171,7 @@ def test_gthread_runs_requests_on_several_threads_and_measures_them(serve):
     assert [answer.split()[0] for answer in answers] == ["42"] * 4
     assert len({answer.split()[1] for answer in answers}) == 4  # Four threads at once.
     server.stop()
-    assert server.report() == (4, 1, "75%")
+    assert server.report() == (4, 1, "75%", "4")
 
 
 def test_uvicorn_finishes_the_requests_in_flight_before_it_saves(serve):
@@ -182,7 +182,7 @@ def test_uvicorn_finishes_the_requests_in_flight_before_it_saves(serve):
     assert release(server, held) == ["42"]
     server.stop()
     assert len(server.data_files()) == 1
-    assert server.report() == (4, 1, "75%")
+    assert server.report() == (4, 1, "75%", "4")
 
 
 def test_uvicorn_ignores_quit_and_loses_its_data(serve):
