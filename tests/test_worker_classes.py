@@ -44,7 +44,7 @@ CLASSES = {
 }
 # Worker classes that call pre_request and post_request, so that a snapshot
 # waits for the requests in flight; tornado's and uvicorn's do not.
-GATED = ["sync", "gthread", "gevent", "asgi"]
+GATED = ["sync", "gthread", "gevent", "asgi", "asgi-flask"]
 UNGATED = ["tornado", "uvicorn"]
 
 
@@ -130,8 +130,8 @@ def no_data_file_within(server, seconds):
 
 @pytest.mark.parametrize("name", GATED)
 def test_a_snapshot_waits_for_the_requests_in_flight(serve, name):
-    app = "example_app.held:asgi_app" if name == "asgi" else "example_app.held:wsgi_app"
-    server = serve(name, app)
+    app = {"asgi": "example_app.held:asgi_app", "asgi-flask": "example_app.held_flask_asgi:app"}
+    server = serve(name, app.get(name, "example_app.held:wsgi_app"))
     held = hold_a_request(server)
     server.send(signal.SIGUSR1)
     # A request that arrives meanwhile waits, or is served (on an event loop,
