@@ -1,6 +1,6 @@
-from flask import Flask
+from flask import Flask, request
 
-from example_app import lib
+from example_app import greet, lib
 
 app = Flask(__name__)
 
@@ -13,3 +13,8 @@ def foo():
 @app.route("/bar")
 def bar():
     return str(lib.bar())
+
+
+@app.route("/hello")
+def hello():
+    return greet.greeting(request.args.get("name", ""))

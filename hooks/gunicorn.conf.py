@@ -30,6 +30,7 @@ GUNICORN_COVERAGE_CONTEXT_HEADER=<header name>
     test ran each line. Needs sync workers (gunicorn's default).
 """
 
+import asyncio
 import contextlib
 import os
 import re
@@ -37,6 +38,7 @@ import secrets
 import select
 import signal
 import socket
+import sys
 import threading
 
 try:
@@ -259,7 +261,19 @@ def post_worker_init(worker):
     threading.Thread(
         target=_write_snapshots, args=(worker.log,), name="coverage-snapshots", daemon=True
     ).start()
+    _exit_through_worker_exit_on_sigterm()
     worker.log.info("coverage: measuring this worker")
+
+
+def _exit_through_worker_exit_on_sigterm():
+    """uvicorn's worker class leaves SIGTERM to the default action and raises
+    SIGTERM again after its graceful shutdown: the process would die before
+    gunicorn calls worker_exit, and its measurement with it. Where SIGTERM has
+    no handler, end the process with sys.exit, which runs worker_exit. (uvicorn
+    swaps in its own handler while it serves and restores this one for its
+    final SIGTERM, so requests in flight still finish first.)"""
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
 
 def _write_snapshots(log):
@@ -293,8 +307,19 @@ def pre_request(worker, req):
     if _gate is None:
         return
     with _gate:
-        _gate.wait_for(lambda: not _saving)
+        # Except on an event loop with requests in flight (gunicorn's asgi
+        # worker calls this hook there): they need the loop to finish, and the
+        # snapshot waits for them.
+        _gate.wait_for(lambda: not _saving or (_requests_running and _on_event_loop()))
         _requests_running += 1
+
+
+def _on_event_loop():
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def post_request(worker, req, environ, resp):

@@ -97,7 +97,9 @@ class Report(typing.NamedTuple):
 class Server:
     """A gunicorn master with its workers, started by `start` below."""
 
-    def __init__(self, directory, args, env, measuring=True, python=sys.executable, run_with=()):
+    def __init__(
+        self, directory, args, env, measuring=True, python=sys.executable, run_with=(), cwd=None
+    ):
         self.directory = directory
         self.measuring = measuring
         self.port = free_port()
@@ -113,7 +115,7 @@ class Server:
         ]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=cwd or directory, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         self.pid = self.process.pid
         self._seen_workers = set()
@@ -236,18 +238,20 @@ def start(example):
     with copy_example (a second server, say). `hook_file=False`: run gunicorn
     without the hook file (it is removed, as gunicorn loads ./gunicorn.conf.py by
     default). `python`: another interpreter. `run_with`: Python options before
-    ``-m gunicorn``, like ("-m", "coverage", "run").
+    ``-m gunicorn``, like ("-m", "coverage", "run"). `cwd`: start gunicorn from
+    another directory than the example's.
     """
     servers = []
 
     def start_server(
         *args, env=None, workers=2, app="example_app.app:app", wait=True,
         directory=None, hook_file=True, python=sys.executable, run_with=(), measuring=None,
+        cwd=None,
     ):
         directory = directory or example
         environment = {**os.environ, **(env or {})}
         environment.pop("GUNICORN_CMD_ARGS", None)
-        config = ["-c", "gunicorn.conf.py"]
+        config = ["-c", str(directory / "gunicorn.conf.py") if cwd else "gunicorn.conf.py"]
         if not hook_file:
             (directory / "gunicorn.conf.py").unlink(missing_ok=True)
             config = []
@@ -255,7 +259,7 @@ def start(example):
             measuring = hook_file and environment.get("GUNICORN_COVERAGE") != "off"
         server = Server(
             directory, [*config, "--workers", str(workers), *args, app], environment,
-            measuring, python, run_with,
+            measuring, python, run_with, cwd,
         )
         servers.append(server)
         if wait:

@@ -1,0 +1,4 @@
+def greeting(name):
+    if name:
+        return f"Hello, {name}!"
+    return "Hello!"

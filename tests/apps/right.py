@@ -1,0 +1,13 @@
+import time
+
+
+def unused():
+    a = 1
+    b = 2
+    return a + b
+
+
+def work():
+    for _ in range(3):
+        time.sleep(0.2)  # Under gevent, /left runs meanwhile.
+    return "right"

@@ -1,0 +1,105 @@
+"""Dirty workers (gunicorn 25+, dirty_apps), measured with the optional
+hooks/gunicorn_dirty.conf.py (docs/worker-classes.rst, "Dirty workers").
+
+example_app/dirty.py serves /foo by running lib.foo() in a dirty worker: the
+HTTP worker imports lib.py, only the dirty worker runs its line 2. So lib.py
+is at 75% only if the dirty worker's file was written, 50% if not.
+"""
+
+import os
+import re
+import shutil
+import signal
+import sys
+
+import pytest
+
+from conftest import ROOT, process_exists, wait_until
+
+NEW_ASYNCIO = sys.version_info >= (3, 12)  # asyncio's Server.wait_closed waits for connections.
+
+
+@pytest.fixture
+def serve_dirty(start, example, tmp_path_factory):
+    """One HTTP worker and one dirty worker running example_app.dirty:Lib."""
+    shutil.copy(ROOT / "hooks" / "gunicorn_dirty.conf.py", example / "gunicorn_dirty.conf.py")
+    servers = []
+
+    def serve(spec="example_app.dirty:Lib:1", *options):
+        server = start(
+            "-c", "gunicorn_dirty.conf.py", "--dirty-workers", "1", "--dirty-app", spec,
+            "--name", example.name, *options,
+            workers=1, app="example_app.dirty:app", wait=False,
+            # The dirty arbiter writes its pid file in TMPDIR, named after --name.
+            env={"TMPDIR": str(tmp_path_factory.mktemp("tmp"))},
+        )
+        servers.append(server)
+        listening = wait_until(lambda: re.search(r"Dirty worker (\d+) listening", server.log()), 20,
+                               "the dirty worker")
+        server.dirty_worker = int(listening[1])
+        wait_until(lambda: len(server.workers()) == 2 and "measuring this worker" in server.log(), 20,
+                   "the HTTP worker and the dirty arbiter")
+        return server
+
+    yield serve
+    for server in servers:
+        # The dirty workers are not the master's children: kill the master and
+        # the dirty arbiter (which would replace them) first, then them.
+        server.kill_everything()
+        for pid in re.findall(r"Spawned dirty worker \(pid: (\d+)\)", server.log()):
+            if process_exists(int(pid)):
+                os.kill(int(pid), signal.SIGKILL)
+
+
+def stop_everything(server, timeout=60):
+    server.stop(timeout=timeout)
+    wait_until(lambda: not process_exists(server.dirty_worker), timeout, "the dirty worker to exit")
+
+
+@pytest.mark.skipif(NEW_ASYNCIO, reason="Python 3.12+: see the test below")
+def test_a_dirty_worker_saves_when_gunicorn_stops(serve_dirty):
+    server = serve_dirty()
+    assert server.curl("/foo") == "42"
+    stop_everything(server)
+    assert len(server.data_files()) == 2  # The HTTP worker's and the dirty worker's.
+    assert server.report() == (4, 1, "75%", "4")
+
+
+@pytest.mark.skipif(not NEW_ASYNCIO, reason="Python 3.10 and 3.11: see the test above")
+@pytest.mark.parametrize(
+    ("options", "report"),
+    [
+        pytest.param(("--graceful-timeout", "2", "--dirty-graceful-timeout", "10"), (4, 1, "75%", "4"),
+                     id="master-gives-up-first"),
+        pytest.param(("--graceful-timeout", "10", "--dirty-graceful-timeout", "1"), (4, 2, "50%", "2, 4"),
+                     id="dirty-arbiter-kills-first"),
+    ],
+)
+def test_on_new_pythons_a_dirty_worker_that_served_stops_only_when_forced(serve_dirty, options, report):
+    """Python 3.12+: the dirty worker waits for the dirty arbiter's connection
+    to close before it cleans up. It saves if the master kills the dirty
+    arbiter first (--graceful-timeout), and loses its data if the dirty
+    arbiter kills it first (--dirty-graceful-timeout)."""
+    server = serve_dirty("example_app.dirty:Lib:1", *options)
+    assert server.curl("/foo") == "42"
+    stop_everything(server)
+    assert server.report() == report
+
+
+def test_hup_does_not_replace_the_dirty_worker(serve_dirty):
+    server = serve_dirty()
+    assert server.curl("/foo") == "42"
+    server.send(signal.SIGHUP)
+    server.wait_for_data_files(1)  # The HTTP worker's.
+    assert server.report() == (4, 2, "50%", "2, 4")
+    assert process_exists(server.dirty_worker)
+
+
+def test_without_a_worker_count_the_master_imports_the_dirty_app(serve_dirty):
+    """Given as module:Class, gunicorn imports the dirty app in the master to
+    read its `workers` attribute: the workers inherit lib.py imported, and its
+    def lines count as not run (as with --preload, without its master file)."""
+    server = serve_dirty("example_app.dirty:Lib", "--graceful-timeout", "2", "--dirty-graceful-timeout", "10")
+    assert server.curl("/foo") == "42"
+    stop_everything(server)
+    assert server.report() == (4, 3, "25%", "1, 3-4")
