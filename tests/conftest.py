@@ -104,7 +104,7 @@ class Server:
 
     def wait_for_workers(self, count, timeout=15):
         return wait_until(
-            lambda: (w := self.workers()) if len(w) == count and self.booted(w) else None,
+            lambda: w if len(w := self.workers()) == count and self.booted(w) else None,
             timeout, f"{count} booted workers",
         )
 
@@ -120,7 +120,7 @@ class Server:
 
     def wait_for_data_files(self, count, timeout=10):
         return wait_until(
-            lambda: (f := self.data_files()) if len(f) >= count else None,
+            lambda: f if len(f := self.data_files()) >= count else None,
             timeout, f"{count} data files in {self.directory}",
         )
 
