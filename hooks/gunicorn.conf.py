@@ -31,6 +31,7 @@ import secrets
 import select
 import signal
 import socket
+import sys
 import threading
 
 try:
@@ -84,8 +85,41 @@ def _start_measuring():
     cov.set_option(
         "run:disable_warnings", [*cov.get_option("run:disable_warnings"), "no-data-collected"]
     )
+    cov.set_option("run:core", _core(cov))
     cov.start()
     return cov
+
+
+def _core(cov):
+    """The core to measure with: sysmon wherever it measures correctly.
+
+    coverage's cores record the same lines at very different costs. Before
+    Python 3.14 coverage defaults to ctrace, a trace function that Python calls
+    for every function and line the server runs, measured or not. sysmon
+    (Python 3.12+, sys.monitoring) stops hearing about code once it has seen it,
+    so a busy server hardly slows down (docs/overhead.rst has the figures).
+    sysmon cannot measure branches before Python 3.14, follow greenlets, record
+    contexts that change while the process runs, or run file tracer plugins:
+    then coverage chooses, as it would without this file. A core the user chose
+    is used as it is.
+    """
+    chosen = cov.get_option("run:core")  # [run] core, or COVERAGE_CORE, which wins.
+    if chosen:
+        return chosen
+    needs_another_core = (
+        (cov.get_option("run:branch") and sys.version_info < (3, 14))
+        or {"gevent", "eventlet", "greenlet"} & set(cov.get_option("run:concurrency"))
+        or cov.get_option("run:dynamic_context") not in (None, "none")
+        or os.environ.get("GUNICORN_COVERAGE_CONTEXT_HEADER")  # Per-request contexts.
+        or cov.get_option("run:plugins")
+    )
+    if hasattr(sys, "monitoring") and not needs_another_core:
+        return "sysmon"
+    return None  # coverage's default: ctrace before Python 3.14.
+
+
+# coverage's names for its cores, by the class that measures.
+_CORE_NAMES = {"CTracer": "ctrace", "PyTracer": "pytrace", "SysMonitor": "sysmon"}
 
 
 def _save(log):
@@ -112,6 +146,11 @@ def _save(log):
         )
         return
     data.erase()  # Written: start the next file from nothing.
+    if hasattr(sys, "monitoring"):
+        # The sysmon core asks Python to stop reporting a line once it has run:
+        # ask for every line again, so that the next file holds what runs from
+        # now on, whatever ran before, as with the other cores.
+        sys.monitoring.restart_events()
     log.info("coverage: wrote %s", os.path.relpath(new_file.data_filename()))
 
 
@@ -151,6 +190,8 @@ def post_fork(server, worker):
     global _cov
     if MEASURE:
         _cov = _start_measuring()
+        core = dict(_cov.sys_info())["core"]
+        server.log.debug("coverage: measuring with the %s core", _CORE_NAMES.get(core, core))
 
 
 # Snapshots. The signal handler only writes a byte to a pipe; a thread does the
