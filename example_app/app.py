@@ -1,6 +1,6 @@
 from flask import Flask
 
-from example_app import lib
+from example_app import lib, orders
 
 app = Flask(__name__)
 
@@ -13,3 +13,8 @@ def foo():
 @app.route("/bar")
 def bar():
     return str(lib.bar())
+
+
+@app.route("/orders")
+def orders_summary():
+    return orders.summary()
