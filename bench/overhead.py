@@ -37,10 +37,11 @@ import threading
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import HOOK_FILE, Server, copy_example  # noqa: E402  The suite's server handling.
+from conftest import HOOK_FILE, Server, copy_example, wait_until  # noqa: E402  The suite's.
 
 OUTPUT = ROOT / "docs" / "_static" / "overhead"
 ROUTES = {"/foo": "42", "/orders": "ada: 200 orders, 992.50"}  # Route: start of its answer.
@@ -49,33 +50,39 @@ SYSMON = hasattr(sys, "monitoring")  # Python 3.12+
 CONTEXT_HEADER = "X-Coverage-Context"
 
 
+class Config(NamedTuple):
+    name: str
+    label: str
+    core: str  # The core it measures with: the hook file's workers must log it.
+    config_file: str = "gunicorn.conf.py"  # The hook file.
+    env: dict = {}
+    settings: tuple = ()  # Lines added to [run] in .coveragerc.
+
+
 def configurations():
-    """(name, label, core, gunicorn config file, environment, .coveragerc lines)"""
     default_core = "sysmon" if SYSMON else "ctrace"
     configs = [
-        ("baseline", "no coverage", "", "no-coverage.conf.py", {}, []),
-        ("recipe", "bare recipe", "ctrace", "recipe.conf.py", {}, []),
+        Config("baseline", "no coverage", "", "no-coverage.conf.py"),
+        Config("recipe", "bare recipe", "ctrace", "recipe.conf.py"),
     ]
     if SYSMON:
-        configs.append(("recipe-sysmon", "bare recipe, COVERAGE_CORE=sysmon", "sysmon",
-                        "recipe.conf.py", {"COVERAGE_CORE": "sysmon"}, []))
-    configs.append(("hook", "hook file, defaults", default_core, "gunicorn.conf.py", {}, []))
+        configs.append(Config("recipe-sysmon", "bare recipe, COVERAGE_CORE=sysmon", "sysmon",
+                              "recipe.conf.py", {"COVERAGE_CORE": "sysmon"}))
+    configs.append(Config("hook", "hook file, defaults", default_core))
     if SYSMON:
-        configs.append(("hook-ctrace", "hook file, COVERAGE_CORE=ctrace", "ctrace",
-                        "gunicorn.conf.py", {"COVERAGE_CORE": "ctrace"}, []))
+        configs.append(Config("hook-ctrace", "hook file, COVERAGE_CORE=ctrace", "ctrace",
+                              env={"COVERAGE_CORE": "ctrace"}))
     configs += [
-        ("hook-pytrace", "hook file, COVERAGE_CORE=pytrace", "pytrace",
-         "gunicorn.conf.py", {"COVERAGE_CORE": "pytrace"}, []),
-        ("hook-branch", "hook file, branch = True", "ctrace",
-         "gunicorn.conf.py", {}, ["branch = True"]),
-        ("hook-snapshots", "hook file, snapshots every 1 s", default_core,
-         "gunicorn.conf.py", {"GUNICORN_COVERAGE_SNAPSHOT_SECONDS": "1"}, []),
+        Config("hook-pytrace", "hook file, COVERAGE_CORE=pytrace", "pytrace",
+               env={"COVERAGE_CORE": "pytrace"}),
+        Config("hook-branch", "hook file, branch = True", "ctrace", settings=("branch = True",)),
+        Config("hook-snapshots", "hook file, snapshots every 1 s", default_core,
+               env={"GUNICORN_COVERAGE_SNAPSHOT_SECONDS": "1"}),
     ]
     # Per-request contexts, where the hook file has them (it then switches contexts).
     if "switch_context" in HOOK_FILE.read_text():
-        configs.append(("hook-contexts", "hook file, per-request contexts", "ctrace",
-                        "gunicorn.conf.py", {"GUNICORN_COVERAGE_CONTEXT_HEADER": CONTEXT_HEADER},
-                        []))
+        configs.append(Config("hook-contexts", "hook file, per-request contexts", "ctrace",
+                              env={"GUNICORN_COVERAGE_CONTEXT_HEADER": CONTEXT_HEADER}))
     return configs
 
 
@@ -168,22 +175,20 @@ def rss_mib(pid):
 
 def prepare(directory, config):
     """A directory with the example, the hook file, the recipe and the settings."""
-    name, _, _, _, _, rc_lines = config
     directory.mkdir()
     copy_example(directory)
     shutil.copy(ROOT / "bench" / "recipe.conf.py", directory / "recipe.conf.py")
     (directory / "no-coverage.conf.py").write_text("# gunicorn's defaults: no hooks.\n")
-    if rc_lines:
+    if config.settings:
         with open(directory / ".coveragerc", "a") as rc:
-            rc.write("".join(f"{line}\n" for line in rc_lines))
+            rc.write("".join(f"{line}\n" for line in config.settings))
 
 
 def start(directory, config, *extra_args):
-    _, _, _, config_file, env, _ = config
-    environment = {**os.environ, **env}
+    environment = {**os.environ, **config.env}
     environment.pop("GUNICORN_CMD_ARGS", None)
     server = Server(
-        directory, ["-c", config_file, "--workers", "2", *extra_args, "example_app.app:app"],
+        directory, ["-c", config.config_file, "--workers", "2", *extra_args, "example_app.app:app"],
         environment,
     )
     try:
@@ -201,19 +206,24 @@ def core_in_use(directory, config):
     """The core the hook file's workers log (at debug level) that they use."""
     server = start(directory, config, "--log-level", "debug")
     try:
-        found = set(re.findall(r"coverage: measuring with the (\w+) core", server.log()))
+        found = set(wait_until(
+            lambda: lines if len(
+                lines := re.findall(r"coverage: measuring with the (\w+) core", server.log())
+            ) == 2 else None,
+            30, "both workers to log their core",
+        ))
     finally:
         server.stop()
         remove_data_files(directory)
     if len(found) != 1:
-        raise RuntimeError(f"{config[0]}: the workers logged these cores: {found}")
+        raise RuntimeError(f"{config.name}: the workers logged these cores: {found}")
     return found.pop()
 
 
 def measure(directory, config, routes, seconds, load):
     """Serve `routes` under load, one after the other: what one round records."""
-    _, _, _, _, env, _ = config
-    headers = [f"{CONTEXT_HEADER}: bench"] if "GUNICORN_COVERAGE_CONTEXT_HEADER" in env else []
+    contexts = "GUNICORN_COVERAGE_CONTEXT_HEADER" in config.env
+    headers = [f"{CONTEXT_HEADER}: bench"] if contexts else []
     result = {"rps": {}, "cpu_us": {}}
     server = start(directory, config)
     try:
@@ -225,18 +235,18 @@ def measure(directory, config, routes, seconds, load):
             requests, errors, elapsed = load(url, seconds, headers)
             cpu = cpu_seconds(workers) - cpu
             if errors or not requests:
-                raise RuntimeError(f"{config[0]} {route}: {errors} errors in {requests} requests")
+                raise RuntimeError(f"{config.name} {route}: {errors} errors in {requests} requests")
             if server.workers() != workers:
-                raise RuntimeError(f"{config[0]} {route}: a worker was replaced under load")
+                raise RuntimeError(f"{config.name} {route}: a worker was replaced under load")
             result["rps"][route] = requests / elapsed
             result["cpu_us"][route] = cpu / requests * 1e6
         result["rss_mib"] = statistics.mean(rss_mib(pid) for pid in workers)
-        if config[0] == "hook":
+        if config.name == "hook":
             result.update(time_saves(server, workers))
     finally:
         server.stop()
         server.kill_everything()
-    if config[0] == "hook":
+    if config.name == "hook":
         result.update(time_reports(server))
     remove_data_files(directory)
     return result
@@ -282,27 +292,27 @@ def remove_data_files(directory):
 
 def run(rounds, seconds, client, only, show=print):
     load = wrk if client == "wrk" else python_client
-    configs = [c for c in configurations() if not only or c[0] in only]
-    if configs[0][0] != "baseline":
+    configs = [c for c in configurations() if not only or c.name in only]
+    if configs[0].name != "baseline":
         raise SystemExit("the baseline must be among the configurations")
-    results = {c[0]: [] for c in configs}
-    cores = {}
+    results = {c.name: [] for c in configs}
     routes = list(ROUTES)
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
-        directories = {c[0]: Path(work) / c[0] for c in configs}
+        directories = {c.name: Path(work) / c.name for c in configs}
         for config in configs:
-            prepare(directories[config[0]], config)
-            if config[3] == "gunicorn.conf.py":
-                cores[config[0]] = core_in_use(directories[config[0]], config)
-                if cores[config[0]] != config[2]:
-                    raise RuntimeError(f"{config[0]}: expected {config[2]}, got {cores[config[0]]}")
+            prepare(directories[config.name], config)
+            if config.config_file == "gunicorn.conf.py":
+                core = core_in_use(directories[config.name], config)
+                if core != config.core:
+                    raise RuntimeError(f"{config.name}: expected {config.core}, got {core}")
         for n in range(rounds):
             # Each round starts with another configuration and another route.
             order = configs[n % len(configs):] + configs[: n % len(configs)]
             for config in order:
-                show(f"round {n + 1}/{rounds}: {config[1]}", flush=True)
-                result = measure(directories[config[0]], config, routes, seconds, load)
-                results[config[0]].append(result)
+                show(f"round {n + 1}/{rounds}: {config.label}", flush=True)
+                results[config.name].append(
+                    measure(directories[config.name], config, routes, seconds, load)
+                )
             routes.reverse()
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
@@ -318,7 +328,8 @@ def run(rounds, seconds, client, only, show=print):
         "workers": 2,
         "routes": list(ROUTES),
         "configurations": [
-            {"name": c[0], "label": c[1], "core": c[2], "rounds": results[c[0]]} for c in configs
+            {"name": c.name, "label": c.label, "core": c.core, "rounds": results[c.name]}
+            for c in configs
         ],
     }
 

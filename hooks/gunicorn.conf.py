@@ -6,7 +6,8 @@ Use this file as it is::
 
 or copy it into your project root as ``gunicorn.conf.py``, which gunicorn
 loads by default. coverage.py reads its settings from your .coveragerc (or
-setup.cfg, tox.ini, pyproject.toml) as usual.
+setup.cfg, tox.ini, pyproject.toml) as usual; unless they name a core, the
+file picks the cheapest one that measures what they ask for (see _core).
 
 Every worker measures itself and writes its own data file,
 ``.coverage.<host>.pid<pid>.X<random>x``, when it exits (``kill -HUP``
