@@ -262,7 +262,7 @@ def time_saves(server, workers):
         deadline = started + 30
         while len(server.data_files()) < before + len(workers):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no files {30} s after {name}")
+                raise RuntimeError(f"no new data files 30 s after {name[:-3].upper()}")
             time.sleep(0.001)
         times[name] = (time.monotonic() - started) * 1000
     server.wait_for_workers(2, timeout=60)
