@@ -1,6 +1,6 @@
 from flask import Flask, request
 
-from example_app import greet, lib
+from example_app import greet, lib, orders
 
 app = Flask(__name__)
 
@@ -18,3 +18,8 @@ def bar():
 @app.route("/hello")
 def hello():
     return greet.greeting(request.args.get("name", ""))
+
+
+@app.route("/orders")
+def orders_summary():
+    return orders.summary()

@@ -6,7 +6,8 @@ Use this file as it is::
 
 or copy it into your project root as ``gunicorn.conf.py``, which gunicorn
 loads by default. coverage.py reads its settings from your .coveragerc (or
-setup.cfg, tox.ini, pyproject.toml) as usual.
+setup.cfg, tox.ini, pyproject.toml) as usual; unless they name a core, the
+file picks the cheapest one that measures what they ask for (see _core).
 
 Every worker measures itself and writes its own data file,
 ``.coverage.<host>.pid<pid>.X<random>x``, when it exits (``kill -HUP``
@@ -117,9 +118,37 @@ def _start_measuring():
     _cov.set_option(
         "run:disable_warnings", [*_cov.get_option("run:disable_warnings"), "no-data-collected"]
     )
-    if CONTEXT_HEADER:  # Per-request contexts need a core that records contexts.
-        _cov.set_option("run:core", _core_for_contexts(_cov.get_option("run:core")))
+    _cov.set_option("run:core", _core(_cov))
     _cov.start()
+
+
+def _core(cov):
+    """The core to measure with: sysmon wherever it measures correctly.
+
+    coverage's cores record the same lines at very different costs. Before
+    Python 3.14 coverage defaults to ctrace, a trace function that Python calls
+    for every function and line the server runs, measured or not. sysmon
+    (Python 3.12+, sys.monitoring) stops hearing about code once it has seen it,
+    so a busy server hardly slows down (docs/overhead.rst has the figures).
+    sysmon cannot measure branches before Python 3.14, follow greenlets, record
+    contexts that change while the process runs, or run file tracer plugins:
+    then coverage chooses, as it would without this file. A core the user chose
+    is used as it is.
+    """
+    chosen = cov.get_option("run:core")  # [run] core, or COVERAGE_CORE, which wins.
+    if CONTEXT_HEADER:  # Per-request contexts need a core that records them.
+        return _core_for_contexts(chosen)
+    if chosen:
+        return chosen
+    needs_another_core = (
+        (cov.get_option("run:branch") and sys.version_info < (3, 14))
+        or {"gevent", "eventlet", "greenlet"} & set(cov.get_option("run:concurrency"))
+        or cov.get_option("run:dynamic_context") not in (None, "none")
+        or cov.get_option("run:plugins")
+    )
+    if hasattr(sys, "monitoring") and not needs_another_core:
+        return "sysmon"
+    return None  # coverage's default: ctrace before Python 3.14.
 
 
 def _core_for_contexts(configured):
@@ -130,6 +159,10 @@ def _core_for_contexts(configured):
     a line only the first time it runs, so it cannot tell which requests ran it.
     """
     return "ctrace" if configured in (None, "sysmon") else configured
+
+
+# coverage's names for its cores, by the class that measures.
+_CORE_NAMES = {"CTracer": "ctrace", "PyTracer": "pytrace", "SysMonitor": "sysmon"}
 
 
 def _save(log, last=False):
@@ -161,6 +194,11 @@ def _save(log, last=False):
         )
         return
     data.erase()  # Written: start the next file from nothing.
+    if hasattr(sys, "monitoring"):
+        # The sysmon core asks Python to stop reporting a line once it has run:
+        # ask for every line again, so that the next file holds what runs from
+        # now on, whatever ran before, as with the other cores.
+        sys.monitoring.restart_events()
     log.info("coverage: wrote %s", os.path.relpath(new_file.data_filename()))
 
 
@@ -229,6 +267,8 @@ def post_fork(server, worker):
     the first hook of the original recipe. Measure this worker on its own."""
     if MEASURE:
         _start_measuring()
+        core = dict(_cov.sys_info())["core"]
+        server.log.debug("coverage: measuring with the %s core", _CORE_NAMES.get(core, core))
 
 
 # Snapshots. The signal handler only writes a byte to a pipe; a thread does the

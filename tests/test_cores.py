@@ -1,82 +1,102 @@
-"""Which coverage core measures the workers, and when coverage falls back
-(docs/worker-classes.rst, "Coverage cores").
+"""Which core the hook file measures with, and that the choice changes no figure.
 
-COVERAGE_CORE asks for a core; coverage's own debug output (COVERAGE_DEBUG=core)
-says which one it used, in every process that measures.
+The hook file picks coverage's sysmon core where it measures correctly (Python
+3.12+, no branch measurement before 3.14, no greenlets, no changing contexts, no
+plugins) and otherwise lets coverage choose; a core the user chose is kept.
+Each worker logs its core at debug level.
 """
 
-import shutil
+import re
+import signal
 import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import wait_until
 
-SYSMON_AVAILABLE = sys.version_info >= (3, 12)  # sys.monitoring, PEP 669.
-OPTIONS = {
-    "sync": (),
-    "gthread": ("--worker-class", "gthread", "--threads", "4"),
-    "gevent": ("--worker-class", "gevent"),
-}
+SYSMON = hasattr(sys, "monitoring")
+DEFAULT = "sysmon" if SYSMON else "ctrace"
+BRANCH = "ctrace" if sys.version_info < (3, 14) else DEFAULT  # sysmon measures branches from 3.14.
 
-
-def expected(core, worker_class, branch=False):
-    """(the core coverage uses, the reason it gives for not using sysmon) on this Python.
-
-    coverage 7.17 on Python 3.10-3.13: ctrace unless asked otherwise.
-    """
-    if core != "sysmon":
-        return core or "ctrace", None
-    if not SYSMON_AVAILABLE:
-        return "ctrace", "sys.monitoring isn't available in this version"
-    if branch:
-        return "ctrace", "sys.monitoring can't measure branches in this version"
-    if worker_class == "gevent":
-        return "ctrace", "it doesn't support concurrency=gevent"
-    return "sysmon", None
+NOOP_PLUGIN = "def coverage_init(reg, options):\n    pass\n"
 
 
-CASES = [
-    pytest.param(core, worker_class, False, id=f"{core or 'default'}-{worker_class}")
-    for core in (None, "ctrace", "pytrace", "sysmon")
-    for worker_class in OPTIONS
-    if (core, worker_class) != ("pytrace", "gevent")  # See the last test.
-] + [pytest.param("sysmon", "sync", True, id="sysmon-sync-branch")]
+def cores_logged(server, workers=2):
+    """The core each worker logged that it measures with (after gunicorn's
+    "Booting worker" line, so wait for every worker's)."""
+    return wait_until(
+        lambda: found if len(
+            found := re.findall(r"coverage: measuring with the (\w+) core", server.log())
+        ) >= workers else None,
+        what=f"{workers} workers to log their core",
+    )
 
 
-def start_measured(start, example, core, worker_class, branch=False, wait=True):
-    if worker_class == "gevent":
-        pytest.importorskip("gevent", reason="gevent needs requirements-workers.txt")
-        shutil.copy(ROOT / "docs" / "config" / "gevent.coveragerc", example / ".coveragerc")
-    if branch:
-        shutil.copy(ROOT / "docs" / "config" / "branch.coveragerc", example / ".coveragerc")
-    env = {"COVERAGE_DEBUG": "core", "COVERAGE_DEBUG_FILE": str(example / "debug.txt")}
-    if core:
-        env["COVERAGE_CORE"] = core
-    return start(*OPTIONS[worker_class], workers=1, env=env, wait=wait)
+@pytest.mark.parametrize(
+    "env, settings, core",
+    [
+        pytest.param({}, [], DEFAULT, id="default"),
+        pytest.param({"COVERAGE_CORE": "ctrace"}, [], "ctrace", id="COVERAGE_CORE=ctrace"),
+        pytest.param({"COVERAGE_CORE": "pytrace"}, [], "pytrace", id="COVERAGE_CORE=pytrace"),
+        pytest.param({}, ["core = pytrace"], "pytrace", id="run-core-pytrace"),
+        pytest.param({"COVERAGE_CORE": "ctrace"}, ["core = pytrace"], "ctrace",
+                     id="COVERAGE_CORE-wins-over-run-core"),
+        pytest.param({}, ["branch = True"], BRANCH, id="branch"),
+        pytest.param({}, ["dynamic_context = test_function"], "ctrace", id="dynamic-context"),
+        pytest.param({"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Test-Name"}, [], "ctrace",
+                     id="context-header"),
+        pytest.param({}, ["plugins = noop_plugin"], "ctrace", id="plugins"),
+    ],
+)
+def test_the_hook_file_chooses_the_core(start, example, env, settings, core):
+    (example / "noop_plugin.py").write_text(NOOP_PLUGIN)
+    with open(example / ".coveragerc", "a") as rc:
+        rc.write("".join(f"{line}\n" for line in settings))
+    server = start("--log-level", "debug", env=env)
+    assert cores_logged(server) == [core, core]
+    assert "CoverageWarning" not in server.log()  # coverage never had to overrule the choice.
 
 
-def cores_used(example):
-    lines = (example / "debug.txt").read_text().splitlines()
-    return {line.split("=")[1] for line in lines if line.startswith("core.py: Using core=")}
-
-
-@pytest.mark.parametrize(("core", "worker_class", "branch"), CASES)
-def test_the_core_that_measures_the_workers(start, example, core, worker_class, branch):
-    server = start_measured(start, example, core, worker_class, branch)
-    assert server.curl("/foo") == "42"
+def test_gevent_concurrency_keeps_coverages_choice(start, example):
+    pytest.importorskip("gevent", reason="concurrency = gevent needs gevent installed")
+    with open(example / ".coveragerc", "a") as rc:
+        rc.write("concurrency = gevent\n")
+    server = start("--log-level", "debug", "--worker-class", "gevent")
+    assert cores_logged(server) == ["ctrace", "ctrace"]
+    assert "CoverageWarning" not in server.log()
+    server.curl("/foo")
     server.stop()
-    used, reason = expected(core, worker_class, branch)
-    assert cores_used(example) == {used}  # The master's and the worker's.
-    warning = f"Can't use core=sysmon: {reason}, using default core (no-sysmon)"
-    assert (warning in server.log()) == (reason is not None)
-    stmts, missed, *_ = server.report()
-    assert (stmts, missed) == (4, 1)
+    assert server.report() == (4, 1, "75%")
 
 
-def test_pytrace_cannot_follow_gevent_and_gunicorn_does_not_start(start, example):
-    server = start_measured(start, example, "pytrace", "gevent", wait=False)
-    server.process.wait(timeout=30)
-    assert server.process.returncode != 0
-    assert "Can't support concurrency=gevent with PyTracer, only threads are supported" in server.log()
-    assert server.data_files() == []
+def measure_foo_then_orders_then_foo_after_an_erase(start, env):
+    """One worker serves /foo and /orders, snapshots, the data is erased, it serves /foo
+    again and stops: the report must count the second /foo, whichever core measured."""
+    server = start("--log-level", "debug", env=env, workers=1)
+    server.curl("/foo")
+    server.curl("/orders")
+    server.send(signal.SIGUSR1)
+    server.wait_for_data_files(1)
+    first = server.coverage("report", "--show-missing")
+    server.coverage("erase")
+    server.curl("/foo")
+    server.send(signal.SIGUSR1)
+    server.wait_for_data_files(1)
+    server.stop()
+    return cores_logged(server, workers=1), first, server.coverage("report", "--show-missing")
+
+
+@pytest.mark.skipif(not SYSMON, reason="sysmon needs Python 3.12+; below, the default is ctrace")
+def test_sysmon_reports_what_ctrace_reports(start, example):
+    sysmon = measure_foo_then_orders_then_foo_after_an_erase(start, {})
+    for path in example.glob(".coverage*"):
+        if path.name != ".coveragerc":
+            path.unlink()
+    ctrace = measure_foo_then_orders_then_foo_after_an_erase(start, {"COVERAGE_CORE": "ctrace"})
+    assert sysmon[0] == ["sysmon"] and ctrace[0] == ["ctrace"]
+    assert "example_app/lib.py            4      1    75%   4\n" in sysmon[1]
+    assert "example_app/orders.py        28      0   100%\n" in sysmon[1]
+    # After the erase only the second /foo counts, and its lines ran before:
+    # sysmon must report them again.
+    assert "example_app/lib.py            4      3    25%   1, 3-4\n" in sysmon[2]
+    assert sysmon[1:] == ctrace[1:]

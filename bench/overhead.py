@@ -1,0 +1,631 @@
+"""tox -e bench: what measuring coverage costs a gunicorn server, side by side.
+
+Each configuration below serves the example app with gunicorn (2 sync workers)
+on loopback, while a load generator (wrk where it is installed, otherwise a
+bounded Python client) sends requests to /foo, which runs almost no measured
+code, and to /orders, which spends most of its time in measured code. Rounds
+interleave the configurations, so that a machine that slows down or speeds up
+during the run affects them all alike: each figure is a configuration's
+requests per second divided by the no-coverage baseline's in the same round,
+given as median (min-max) over the rounds. Worker CPU time per request comes
+from /proc, because on a small machine the load generator competes with the
+workers for the CPUs. The hook file's own costs are timed too: a USR1 snapshot
+and a HUP until every worker's file is on disk, then `coverage combine` and
+`coverage report` on the files.
+
+The results go to docs/_static/overhead/py3XX.json, and from there to the table,
+chart and findings that docs/overhead.rst shows (`render` below; the test suite
+checks that the committed files are what `render` makes of the JSON).
+
+    python bench/overhead.py [--rounds 5] [--seconds 2] [--client wrk|python]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import HOOK_FILE, Server, copy_example, wait_until  # noqa: E402  The suite's.
+
+OUTPUT = ROOT / "docs" / "_static" / "overhead"
+ROUTES = {"/foo": "42", "/orders": "ada: 200 orders, 992.50"}  # Route: start of its answer.
+CONNECTIONS = 4
+SYSMON = hasattr(sys, "monitoring")  # Python 3.12+
+CONTEXT_HEADER = "X-Coverage-Context"
+
+
+class Config(NamedTuple):
+    name: str
+    label: str
+    core: str  # The core it measures with: the hook file's workers must log it.
+    config_file: str = "gunicorn.conf.py"  # The hook file.
+    env: dict = {}
+    settings: tuple = ()  # Lines added to [run] in .coveragerc.
+
+
+def configurations():
+    default_core = "sysmon" if SYSMON else "ctrace"
+    configs = [
+        Config("baseline", "no coverage", "", "no-coverage.conf.py"),
+        Config("recipe", "bare recipe", "ctrace", "recipe.conf.py"),
+    ]
+    if SYSMON:
+        configs.append(Config("recipe-sysmon", "bare recipe, COVERAGE_CORE=sysmon", "sysmon",
+                              "recipe.conf.py", {"COVERAGE_CORE": "sysmon"}))
+    configs.append(Config("hook", "hook file, defaults", default_core))
+    if SYSMON:
+        configs.append(Config("hook-ctrace", "hook file, COVERAGE_CORE=ctrace", "ctrace",
+                              env={"COVERAGE_CORE": "ctrace"}))
+    configs += [
+        Config("hook-pytrace", "hook file, COVERAGE_CORE=pytrace", "pytrace",
+               env={"COVERAGE_CORE": "pytrace"}),
+        Config("hook-branch", "hook file, branch = True", "ctrace", settings=("branch = True",)),
+        Config("hook-snapshots", "hook file, snapshots every 1 s", default_core,
+               env={"GUNICORN_COVERAGE_SNAPSHOT_SECONDS": "1"}),
+    ]
+    # Per-request contexts, where the hook file has them (it then switches contexts).
+    if "switch_context" in HOOK_FILE.read_text():
+        configs.append(Config("hook-contexts", "hook file, per-request contexts", "ctrace",
+                              env={"GUNICORN_COVERAGE_CONTEXT_HEADER": CONTEXT_HEADER}))
+    return configs
+
+
+# --- load generators --------------------------------------------------------
+
+
+def wrk(url, seconds, headers):
+    """wrk, one thread and CONNECTIONS connections: (requests, errors, seconds)."""
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s"]
+    for header in headers:
+        command += ["-H", header]
+    out = subprocess.run(
+        [*command, url], capture_output=True, text=True, timeout=seconds + 30, check=True,
+    ).stdout
+    done = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
+    if not done:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    elapsed = float(done[2]) / (1000 if done[3] == "ms" else 1)
+    errors = sum(int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|timeout): (\d+)", out))
+    return int(done[1]), errors, elapsed
+
+
+def python_client(url, seconds, headers, max_requests=1_000_000):
+    """CONNECTIONS threads, each sending one request per connection, as wrk
+    does with gunicorn's sync workers (they close each connection), until
+    `seconds` passed or `max_requests` were sent: (requests, errors, seconds)."""
+    host, port, path = re.match(r"http://([^:/]+):(\d+)(/.*)", url).groups()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        + "".join(f"{header}\r\n" for header in headers) + "\r\n"
+    ).encode()
+    counts = {"requests": 0, "errors": 0}
+    lock = threading.Lock()
+    start = time.monotonic()
+    deadline = start + seconds
+
+    def send():
+        while time.monotonic() < deadline:
+            with lock:
+                if counts["requests"] >= max_requests:
+                    return
+                counts["requests"] += 1
+            try:
+                with socket.create_connection((host, int(port)), timeout=5) as s:
+                    s.sendall(request)
+                    answer = b""
+                    while chunk := s.recv(65536):
+                        answer += chunk
+                ok = answer.startswith(b"HTTP/1.1 200")
+            except OSError:
+                ok = False
+            if not ok:
+                with lock:
+                    counts["errors"] += 1
+
+    threads = [threading.Thread(target=send) for _ in range(CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 30)
+    return counts["requests"], counts["errors"], time.monotonic() - start
+
+
+def wrk_version():
+    out = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
+    return out.split()[1] if out.startswith("wrk ") else "?"
+
+
+# --- what /proc says about the workers ------------------------------------
+
+
+def cpu_seconds(pids):
+    """User + system CPU time the processes used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+# --- one configuration, one round -----------------------------------------
+
+
+def prepare(directory, config):
+    """A directory with the example, the hook file, the recipe and the settings."""
+    directory.mkdir()
+    copy_example(directory)
+    shutil.copy(ROOT / "bench" / "recipe.conf.py", directory / "recipe.conf.py")
+    (directory / "no-coverage.conf.py").write_text("# gunicorn's defaults: no hooks.\n")
+    if config.settings:
+        with open(directory / ".coveragerc", "a") as rc:
+            rc.write("".join(f"{line}\n" for line in config.settings))
+
+
+def start(directory, config, *extra_args):
+    environment = {**os.environ, **config.env}
+    environment.pop("GUNICORN_CMD_ARGS", None)
+    server = Server(
+        directory, ["-c", config.config_file, "--workers", "2", *extra_args, "example_app.app:app"],
+        environment,
+    )
+    try:
+        server.wait_for_workers(2, timeout=60)
+        for route, answer in ROUTES.items():
+            if not server.curl(route).startswith(answer):
+                raise RuntimeError(f"{route} did not answer {answer!r}")
+    except BaseException:
+        server.kill_everything()
+        raise
+    return server
+
+
+def core_in_use(directory, config):
+    """The core the hook file's workers log (at debug level) that they use."""
+    server = start(directory, config, "--log-level", "debug")
+    try:
+        found = set(wait_until(
+            lambda: lines if len(
+                lines := re.findall(r"coverage: measuring with the (\w+) core", server.log())
+            ) == 2 else None,
+            30, "both workers to log their core",
+        ))
+    finally:
+        server.stop()
+        remove_data_files(directory)
+    if len(found) != 1:
+        raise RuntimeError(f"{config.name}: the workers logged these cores: {found}")
+    return found.pop()
+
+
+def measure(directory, config, routes, seconds, load):
+    """Serve `routes` under load, one after the other: what one round records."""
+    contexts = "GUNICORN_COVERAGE_CONTEXT_HEADER" in config.env
+    headers = [f"{CONTEXT_HEADER}: bench"] if contexts else []
+    result = {"rps": {}, "cpu_us": {}}
+    server = start(directory, config)
+    try:
+        workers = server.workers()
+        for route in routes:
+            url = server.url + route
+            python_client(url, 0.5, headers)  # Warm up: first requests cost more.
+            cpu = cpu_seconds(workers)
+            requests, errors, elapsed = load(url, seconds, headers)
+            cpu = cpu_seconds(workers) - cpu
+            if errors or not requests:
+                raise RuntimeError(f"{config.name} {route}: {errors} errors in {requests} requests")
+            if server.workers() != workers:
+                raise RuntimeError(f"{config.name} {route}: a worker was replaced under load")
+            result["rps"][route] = requests / elapsed
+            result["cpu_us"][route] = cpu / requests * 1e6
+        result["rss_mib"] = statistics.mean(rss_mib(pid) for pid in workers)
+        if config.name == "hook":
+            result.update(time_saves(server, workers))
+    finally:
+        server.stop()
+        server.kill_everything()
+    if config.name == "hook":
+        result.update(time_reports(server))
+    remove_data_files(directory)
+    return result
+
+
+def time_saves(server, workers):
+    """USR1 (a snapshot) and HUP (new workers): until every worker's file is on disk."""
+    times = {}
+    for name, sig in (("usr1_ms", signal.SIGUSR1), ("hup_ms", signal.SIGHUP)):
+        before = len(server.data_files())
+        started = time.monotonic()
+        server.send(sig)
+        deadline = started + 30
+        while len(server.data_files()) < before + len(workers):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no new data files 30 s after {name[:-3].upper()}")
+            time.sleep(0.001)
+        times[name] = (time.monotonic() - started) * 1000
+    server.wait_for_workers(2, timeout=60)
+    return times
+
+
+def time_reports(server):
+    """`coverage combine` and `coverage report` on the files the server wrote."""
+    times = {"files": len(server.data_files())}
+    for name, args in (("combine_s", ["combine"]), ("report_s", ["report"])):
+        started = time.monotonic()
+        out = server.coverage(*args)
+        times[name] = time.monotonic() - started
+        if "example_app" not in out and name == "report_s":
+            raise RuntimeError(f"coverage report printed:\n{out}")
+    return times
+
+
+def remove_data_files(directory):
+    for path in directory.glob(".coverage*"):
+        if path.name != ".coveragerc":
+            path.unlink()
+
+
+# --- the run ----------------------------------------------------------------
+
+
+def run(rounds, seconds, client, only, show=print):
+    load = wrk if client == "wrk" else python_client
+    configs = [c for c in configurations() if not only or c.name in only]
+    if configs[0].name != "baseline":
+        raise SystemExit("the baseline must be among the configurations")
+    results = {c.name: [] for c in configs}
+    routes = list(ROUTES)
+    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        directories = {c.name: Path(work) / c.name for c in configs}
+        for config in configs:
+            prepare(directories[config.name], config)
+            if config.config_file == "gunicorn.conf.py":
+                core = core_in_use(directories[config.name], config)
+                if core != config.core:
+                    raise RuntimeError(f"{config.name}: expected {config.core}, got {core}")
+        for n in range(rounds):
+            # Each round starts with another configuration and another route.
+            order = configs[n % len(configs):] + configs[: n % len(configs)]
+            for config in order:
+                show(f"round {n + 1}/{rounds}: {config.label}", flush=True)
+                results[config.name].append(
+                    measure(directories[config.name], config, routes, seconds, load)
+                )
+            routes.reverse()
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "python": platform.python_version(),
+        "versions": {name: metadata.version(name) for name in ("coverage", "gunicorn", "Flask")},
+        "load_generator": (
+            f"wrk {wrk_version()} (-t1 -c{CONNECTIONS})" if client == "wrk"
+            else f"Python client ({CONNECTIONS} threads)"
+        ),
+        "rounds": rounds,
+        "seconds": seconds,
+        "workers": 2,
+        "routes": list(ROUTES),
+        "configurations": [
+            {"name": c.name, "label": c.label, "core": c.core, "rounds": results[c.name]}
+            for c in configs
+        ],
+    }
+
+
+def machine():
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs ({model})"
+
+
+# --- from the JSON to what the docs show -------------------------------------
+
+
+def summary(values):
+    return min(values), statistics.median(values), max(values)
+
+
+def ratios(results, name, route, over="baseline", per="rps"):
+    """Per round, a configuration's requests per second over another's; with
+    per="cpu", its requests per second of worker CPU time over the other's."""
+    configs = {c["name"]: c["rounds"] for c in results["configurations"]}
+    if per == "cpu":
+        return [b["cpu_us"][route] / a["cpu_us"][route]
+                for a, b in zip(configs[name], configs[over])]
+    return [a["rps"][route] / b["rps"][route] for a, b in zip(configs[name], configs[over])]
+
+
+def cell(values, digits=2):
+    low, middle, high = summary(values)
+    return f"{middle:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def csv_row(*cells):
+    return ",".join('"' + str(c).replace('"', '""') + '"' for c in cells) + "\n"
+
+
+def speed_table(results):
+    routes = results["routes"]
+    text = csv_row(
+        "Configuration", "Core", *routes,
+        *(f"CPU per request, {route}" for route in routes), "Memory per worker",
+    )
+    for config in results["configurations"]:
+        rounds = config["rounds"]
+        if config["name"] == "baseline":
+            speed = [f"1 = {statistics.median(r['rps'][route] for r in rounds):.0f} req/s"
+                     for route in routes]
+        else:
+            speed = [cell(ratios(results, config["name"], route)) for route in routes]
+        cpu = [f"{statistics.median(r['cpu_us'][route] for r in rounds):.0f} µs"
+               for route in routes]
+        memory = f"{statistics.median(r['rss_mib'] for r in rounds):.1f} MiB"
+        text += csv_row(config["label"], config["core"] or "none", *speed, *cpu, memory)
+    return text
+
+
+def own_cost_pairs(results):
+    """(core, hook configuration, recipe configuration) measured with the same core."""
+    names = {c["name"]: c for c in results["configurations"]}
+    pairs = []
+    for recipe in ("recipe", "recipe-sysmon"):
+        for hook in ("hook", "hook-ctrace"):
+            if recipe in names and hook in names and names[recipe]["core"] == names[hook]["core"]:
+                pairs.append((names[hook]["core"], hook, recipe))
+    return pairs
+
+
+def costs_table(results):
+    hook = next(c for c in results["configurations"] if c["name"] == "hook")["rounds"]
+    files = statistics.median(r["files"] for r in hook)
+    rows = [
+        ("kill -USR1: a snapshot, until every worker's file is on disk",
+         cell([r["usr1_ms"] for r in hook], 0) + " ms"),
+        ("kill -HUP: new workers, until every old worker's file is on disk",
+         cell([r["hup_ms"] for r in hook], 0) + " ms"),
+        (f"coverage combine, {files:.0f} files (a new Python process)",
+         cell([r["combine_s"] for r in hook]) + " s"),
+        ("coverage report, after it (a new Python process)",
+         cell([r["report_s"] for r in hook]) + " s"),
+    ]
+    return csv_row("What (hook file, defaults)", "Time: median (min-max)") + "".join(
+        csv_row(*row) for row in rows
+    )
+
+
+def setup_table(results):
+    versions = results["versions"]
+    rows = [
+        ("Date", results["date"]),
+        ("Machine", results["machine"]),
+        ("Software", f"Python {results['python']}, coverage {versions['coverage']}, "
+                     f"gunicorn {versions['gunicorn']}, Flask {versions['Flask']}"),
+        ("Server", f"gunicorn, {results['workers']} sync workers, loopback"),
+        ("Load", results["load_generator"]),
+        ("Method", f"{results['rounds']} rounds, each configuration {results['seconds']} s per "
+                   "route in each round after a warm-up, configurations interleaved"),
+    ]
+    return "".join(csv_row(*row) for row in rows)
+
+
+def medians(results, name):
+    return [statistics.median(ratios(results, name, route)) for route in results["routes"]]
+
+
+def findings(results):
+    """What follows from the figures, in words the figures choose: an .rst fragment."""
+    names = {c["name"]: c for c in results["configurations"]}
+    routes = results["routes"]
+
+    def both(values, digits=2):
+        return " and ".join(f"{v:.{digits}f} on ``{r}``" for v, r in zip(values, routes))
+
+    def cpu(name):
+        return [statistics.median(r["cpu_us"][route] for r in names[name]["rounds"])
+                for route in routes]
+
+    python = ".".join(results["python"].split(".")[:2])
+    hook, recipe = medians(results, "hook"), medians(results, "recipe")
+    more_cpu = [100 * (h / b - 1) for h, b in zip(cpu("hook"), cpu("baseline"))]
+    lines = [
+        f"* With its defaults the hook file measured with ``{names['hook']['core']}`` and "
+        f"kept {both(hook)} of the requests per second of the server without coverage; "
+        f"its workers needed {more_cpu[0]:.0f}% more CPU time per request on ``{routes[0]}`` "
+        f"and {more_cpu[1]:.0f}% more on ``{routes[1]}``. The bare "
+        f"recipe, with coverage's default core ``ctrace``, kept {both(recipe)}.",
+    ]
+    if "hook-ctrace" in names:
+        ctrace = medians(results, "hook-ctrace")
+        if all(s > c for s, c in zip(hook, ctrace)):
+            lines.append(
+                f"* With ``ctrace`` instead, the hook file kept {both(ctrace)}. ``sysmon`` is "
+                "the cheaper core on both routes: keep the hook file's choice, and measure on "
+                "Python 3.12 or newer where the server's speed matters."
+            )
+        else:
+            lines.append(
+                f"* With ``ctrace`` instead, the hook file kept {both(ctrace)}: in this run "
+                "``sysmon`` was not the cheaper core on both routes."
+            )
+    else:
+        pytrace = medians(results, "hook-pytrace")
+        cheapest = all(c > p for c, p in zip(hook, pytrace))
+        lines.append(
+            f"* Python {python} has no ``sys.monitoring``, so ``sysmon`` is not available"
+            + (": ``ctrace`` is the cheapest core here." if cheapest else ".")
+        )
+    for core, hook_name, recipe_name in own_cost_pairs(results):
+        own = [statistics.median(ratios(results, hook_name, route, over=recipe_name))
+               for route in routes]
+        lines.append(
+            f"* The hook file against the bare recipe, both with ``{core}``: it kept "
+            f"{both(own)} of the recipe's requests per second (what it adds: the snapshot "
+            "thread and the request gate)."
+        )
+    for name, what in (("hook-branch", "With ``branch = True``"),
+                       ("hook-pytrace", "With ``COVERAGE_CORE=pytrace``"),
+                       ("hook-snapshots", "With a snapshot every second"),
+                       ("hook-contexts", "With per-request contexts")):
+        if name in names:
+            core = "" if "CORE" in what else f" (core ``{names[name]['core']}``)"
+            lines.append(f"* {what}{core} the hook file kept {both(medians(results, name))}.")
+    return "\n".join(lines) + "\n"
+
+
+def targets_table(results):
+    """The benchmark's targets, met or not by the medians of this run; and the
+    same ratios of requests per CPU-second, which a busy machine disturbs less."""
+    routes = results["routes"]
+    sysmon = "hook-ctrace" in {c["name"] for c in results["configurations"]}
+    rows = [("Hook file, defaults, vs no coverage", ">= 0.95" if sysmon else "none",
+             "hook", "baseline")]
+    rows += [(f"Hook file vs bare recipe, both {core}", ">= 0.98", hook, recipe)
+             for core, hook, recipe in own_cost_pairs(results)]
+    text = csv_row("Target", "Goal", *routes, "Met",
+                   *(f"Per CPU-second, {route}" for route in routes))
+    for what, goal, name, over in rows:
+        speed = [statistics.median(ratios(results, name, r, over=over)) for r in routes]
+        cpu = [statistics.median(ratios(results, name, r, over=over, per="cpu")) for r in routes]
+        met = "no goal" if goal == "none" else (
+            "yes" if all(v >= float(goal.split()[1]) for v in speed) else "no")
+        text += csv_row(what, goal, *(f"{v:.2f}" for v in speed), met,
+                        *(f"{v:.2f}" for v in cpu))
+    return text
+
+
+def chart(results):
+    """A horizontal bar chart of the ratios: median bars, min-max whiskers, as SVG."""
+    configs = [c for c in results["configurations"] if c["name"] != "baseline"]
+    routes = results["routes"]
+    colours = ["#4c72b0", "#dd8452"]
+    left, width, bar, gap = 300, 420, 12, 14
+    top = 40
+    height = top + len(configs) * (bar * len(routes) + gap) + 40
+    scale = width / 1.2
+
+    def x(ratio):  # Beyond 1.2 (a noisy round), bars and whiskers stop at the edge.
+        return left + min(ratio, 1.2) * scale
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 20}" '
+        f'height="{height}" font-family="sans-serif" font-size="12">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="10" y="18" font-size="14">Requests per second vs no coverage, Python '
+        f'{results["python"]} (median, min-max over {results["rounds"]} rounds)</text>',
+    ]
+    for n, route in enumerate(routes):
+        out.append(f'<rect x="{left + 130 * n}" y="26" width="10" height="10" '
+                   f'fill="{colours[n]}"/><text x="{left + 14 + 130 * n}" y="35">{route}</text>')
+    out.append(f'<text x="{left + 260}" y="35">dashed: 0.95</text>')
+    y = top
+    for config in configs:
+        label = config["label"].replace("COVERAGE_CORE=", "")
+        if config["core"] not in label:
+            label += f' ({config["core"]})'
+        out.append(f'<text x="{left - 8}" y="{y + bar + 4}" text-anchor="end">{label}</text>')
+        for n, route in enumerate(routes):
+            low, middle, high = summary(ratios(results, config["name"], route))
+            out.append(f'<rect x="{left}" y="{y}" width="{x(middle) - left:.1f}" '
+                       f'height="{bar - 2}" fill="{colours[n]}"/>')
+            out.append(f'<line x1="{x(low):.1f}" x2="{x(high):.1f}" y1="{y + bar / 2 - 1}" '
+                       f'y2="{y + bar / 2 - 1}" stroke="black"/>')
+            y += bar
+        y += gap
+    for tick in (0, 0.25, 0.5, 0.75, 0.95, 1.0, 1.2):
+        dash = ' stroke-dasharray="4 3"' if tick == 0.95 else ""
+        out.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top - 4}" y2="{y}" '
+                   f'stroke="#888"{dash}/>')
+        if tick != 0.95:
+            out.append(f'<text x="{x(tick):.1f}" y="{y + 14}" text-anchor="middle">{tick:g}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def render(results):
+    """Every file the docs show, from the JSON: {file name: text}."""
+    stem = "py" + "".join(results["python"].split(".")[:2])
+    return {
+        f"{stem}-speed.csv": speed_table(results),
+        f"{stem}-targets.csv": targets_table(results),
+        f"{stem}-costs.csv": costs_table(results),
+        f"{stem}-setup.csv": setup_table(results),
+        f"{stem}-findings.txt": findings(results),
+        f"{stem}.svg": chart(results),
+    }
+
+
+def print_table(results):
+    for name in ("setup", "speed", "targets", "costs"):
+        text = globals()[f"{name}_table"](results)
+        rows = [re.findall(r'"((?:[^"]|"")*)"', line) for line in text.splitlines()]
+        widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(len(rows[0]))]
+        print()
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    print()
+    print(findings(results))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=2, help="per route, round and configuration")
+    parser.add_argument("--client", choices=["wrk", "python"],
+                        default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--only", help="comma-separated configuration names (baseline first)")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--render", type=Path, metavar="JSON",
+                        help="measure nothing: write the tables of an earlier run's JSON again")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    if args.render:
+        results = json.loads(args.render.read_text())
+    else:
+        if args.client == "wrk":
+            print(f"Load generator: wrk {wrk_version()}", flush=True)
+        else:
+            print("Load generator: the Python client, which needs more CPU than wrk for the "
+                  "same load" + ("" if shutil.which("wrk") else
+                                 " (wrk is not installed here; Debian: apt-get install wrk)"),
+                  flush=True)
+        results = run(args.rounds, args.seconds, args.client,
+                      args.only.split(",") if args.only else None)
+    args.output.mkdir(parents=True, exist_ok=True)
+    stem = "py" + "".join(results["python"].split(".")[:2])
+    (args.output / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
+    if args.only:  # Not every configuration: a table, but nothing for the docs.
+        print(speed_table(results))
+    else:
+        for name, text in render(results).items():
+            (args.output / name).write_text(text)
+        print_table(results)
+    print(f"Wrote {args.output}/{stem}.* in {time.monotonic() - started:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()

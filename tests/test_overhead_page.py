@@ -1,0 +1,79 @@
+"""docs/overhead.rst shows the benchmark's figures, and only the benchmark's.
+
+The page's tables, chart and findings are files that bench/overhead.py writes
+from its JSON; these tests check that the committed files are exactly what the
+JSON gives, that the page shows every one of them, that the commands it tells
+readers to run exist, and that the benchmark runs.
+"""
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+PAGE = ROOT / "docs" / "overhead.rst"
+spec = importlib.util.spec_from_file_location("overhead", ROOT / "bench" / "overhead.py")
+overhead = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(overhead)
+
+RESULTS = sorted(overhead.OUTPUT.glob("*.json"))
+
+
+def test_the_page_shows_results_for_python_3_11_and_3_13():
+    assert [path.name for path in RESULTS] == ["py311.json", "py313.json"]
+
+
+@pytest.mark.parametrize("results", RESULTS, ids=lambda path: path.stem)
+def test_the_committed_tables_are_what_the_json_gives(results):
+    for name, text in overhead.render(json.loads(results.read_text())).items():
+        assert (overhead.OUTPUT / name).read_text() == text, (
+            f"docs/_static/overhead/{name} is not what bench/overhead.py makes of "
+            f"{results.name}: run the benchmark again rather than editing its output"
+        )
+
+
+@pytest.mark.parametrize("results", RESULTS, ids=lambda path: path.stem)
+def test_the_page_shows_every_table(results):
+    page = PAGE.read_text()
+    for name in overhead.render(json.loads(results.read_text())):
+        assert re.search(rf"(:file:|include::|image::) _static/overhead/{re.escape(name)}\n", page)
+
+
+def test_the_page_shows_nothing_else_from_the_benchmark():
+    shown = set(re.findall(r"_static/overhead/([\w.-]+)", PAGE.read_text()))
+    made = {name for results in RESULTS for name in overhead.render(json.loads(results.read_text()))}
+    assert shown == made
+
+
+def test_the_tox_commands_on_the_page_exist():
+    commands = set(re.findall(r"tox -e ([\w-]+)", PAGE.read_text()))
+    assert commands == {"bench", "bench-py311"}
+    section = re.search(r"^\[testenv:bench\{([^}]*)\}\]", (ROOT / "tox.ini").read_text(), re.M)
+    assert section, "tox.ini has no [testenv:bench{...}] section"
+    names = {"bench" + suffix for suffix in section[1].split(",")}
+    assert commands <= names
+
+
+def test_the_benchmark_runs(tmp_path):
+    """A short run of two configurations with the Python client (no wrk needed),
+    with the options the page shows."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "overhead.py"), "--rounds", "1", "--seconds", "1",
+         "--client", "python", "--only", "baseline,hook", "--output", str(tmp_path)],
+        capture_output=True, text=True, timeout=100,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("Load generator: the Python client")
+    results = json.loads(next(tmp_path.glob("py3*.json")).read_text())
+    assert [c["name"] for c in results["configurations"]] == ["baseline", "hook"]
+    assert results["load_generator"] == "Python client (4 threads)"
+    for config in results["configurations"]:
+        (round_,) = config["rounds"]
+        assert set(round_["rps"]) == set(round_["cpu_us"]) == {"/foo", "/orders"}
+    hook = results["configurations"][1]["rounds"][0]
+    assert hook["files"] == 6  # USR1, HUP and TERM: a file from each of two workers.
