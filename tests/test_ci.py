@@ -64,16 +64,16 @@ def report_in(output):
 def test_the_job_passes_and_keeps_the_html_report(project):
     status, output = run_ci(project)
     assert status == 0, output
-    assert "1 passed" in output
+    assert "4 passed" in output
     assert report_in(output) == (CI / "report.txt").read_text()
     index = (project / "htmlcov" / "index.html").read_text()
-    assert '<span class="pc_cov">85%</span>' in index
+    assert '<span class="pc_cov">68%</span>' in index
 
 
 def test_fail_under_above_the_total_fails_the_job(project):
-    status, output = run_ci(project, FAIL_UNDER="86")
+    status, output = run_ci(project, FAIL_UNDER="69")
     assert status == 2, output
-    failure = "Coverage failure: total of 85 is less than fail-under=86"
+    failure = "Coverage failure: total of 68 is less than fail-under=69"
     assert failure in output.splitlines()
     assert failure in PAGE.read_text()
     assert (project / "htmlcov" / "index.html").exists()
@@ -85,8 +85,8 @@ def test_failing_integration_tests_fail_the_job_after_the_report(project):
         f.write("\n\ndef test_bar_is_44():\n    assert get('/bar') == '44'\n")
     status, output = run_ci(project)
     assert status == 1, output  # pytest's status: some tests failed.
-    assert "1 failed, 1 passed" in output
-    assert "TOTAL                        13      0   100%" in report_in(output)
+    assert "1 failed, 4 passed" in output
+    assert "TOTAL                          73     23    68%" in report_in(output)
     assert (project / "htmlcov" / "index.html").exists()
 
 

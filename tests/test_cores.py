@@ -66,7 +66,7 @@ def test_gevent_concurrency_keeps_coverages_choice(start, example):
     assert "CoverageWarning" not in server.log()
     server.curl("/foo")
     server.stop()
-    assert server.report() == (4, 1, "75%")
+    assert server.report() == (4, 1, "75%", "4")
 
 
 def measure_foo_then_orders_then_foo_after_an_erase(start, env):

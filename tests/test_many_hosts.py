@@ -68,7 +68,7 @@ def test_two_hosts_give_the_report_of_one(config, start, tmp_path):
     assert combined == COMBINED[config] + "\n"
     assert COMBINED[config] in PAGE.read_text()
     assert report == (EXAMPLES / "report.txt").read_text()
-    assert "example_app/lib.py            4      0   100%" in report.splitlines()
+    assert "example_app/lib.py              4      0   100%" in report.splitlines()
 
 
 @pytest.mark.parametrize("root", ["/srv/app", "/var/lib/docker/overlay2/abc/merged/srv/app"])

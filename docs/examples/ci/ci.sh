@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PORT="${PORT:-8000}"
-FAIL_UNDER="${FAIL_UNDER:-80}"  # The lowest total coverage, in percent, that passes.
+FAIL_UNDER="${FAIL_UNDER:-65}"  # The lowest total coverage, in percent, that passes.
 
 coverage erase  # No data files from an earlier run.
 

@@ -13,3 +13,15 @@ def get(path):
 
 def test_foo():
     assert get("/foo") == "42"
+
+
+def test_bar():
+    assert get("/bar") == "43"
+
+
+def test_hello():
+    assert get("/hello?name=Ada") == "Hello, Ada!"
+
+
+def test_orders():
+    assert get("/orders").startswith("ada: 200 orders, 992.50\n")
