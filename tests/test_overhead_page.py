@@ -1,6 +1,6 @@
 """docs/overhead.rst shows the benchmark's figures, and only the benchmark's.
 
-The page's tables, chart and findings are files that bench/overhead.py writes
+The page's tables, chart and findings are files that tests/bench_overhead.py writes
 from its JSON; these tests check that the committed files are exactly what the
 JSON gives, that the page shows every one of them, that the commands it tells
 readers to run exist, and that the benchmark runs.
@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT
 
 PAGE = ROOT / "docs" / "overhead.rst"
-spec = importlib.util.spec_from_file_location("overhead", ROOT / "bench" / "overhead.py")
+spec = importlib.util.spec_from_file_location("overhead", ROOT / "tests" / "bench_overhead.py")
 overhead = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(overhead)
 
@@ -32,7 +32,7 @@ def test_the_page_shows_results_for_python_3_11_and_3_13():
 def test_the_committed_tables_are_what_the_json_gives(results):
     for name, text in overhead.render(json.loads(results.read_text())).items():
         assert (overhead.OUTPUT / name).read_text() == text, (
-            f"docs/_static/overhead/{name} is not what bench/overhead.py makes of "
+            f"docs/_static/overhead/{name} is not what tests/bench_overhead.py makes of "
             f"{results.name}: run the benchmark again rather than editing its output"
         )
 
@@ -63,7 +63,7 @@ def test_the_benchmark_runs(tmp_path):
     """A short run of two configurations with the Python client (no wrk needed),
     with the options the page shows."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "overhead.py"), "--rounds", "1", "--seconds", "1",
+        [sys.executable, str(ROOT / "tests" / "bench_overhead.py"), "--rounds", "1", "--seconds", "1",
          "--client", "python", "--only", "baseline,hook", "--output", str(tmp_path)],
         capture_output=True, text=True, timeout=100,
     )

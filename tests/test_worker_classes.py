@@ -58,7 +58,7 @@ def serve(start, example):
     def serve_with(name, app=None, coveragerc=None, *options):
         worker_class = CLASSES[name]
         if worker_class.needs:
-            pytest.importorskip(worker_class.needs, reason=f"{name} needs requirements-workers.txt")
+            pytest.importorskip(worker_class.needs, reason=f"{name} needs example_app/requirements-workers.txt")
         coveragerc = coveragerc or worker_class.coveragerc
         if coveragerc:
             shutil.copy(ROOT / "docs" / "config" / coveragerc, example / ".coveragerc")

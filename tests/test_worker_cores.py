@@ -50,7 +50,7 @@ CASES = [
 
 def start_measured(start, example, core, worker_class, branch=False, wait=True):
     if worker_class == "gevent":
-        pytest.importorskip("gevent", reason="gevent needs requirements-workers.txt")
+        pytest.importorskip("gevent", reason="gevent needs example_app/requirements-workers.txt")
         shutil.copy(ROOT / "docs" / "config" / "gevent.coveragerc", example / ".coveragerc")
     if branch:
         shutil.copy(ROOT / "docs" / "config" / "branch.coveragerc", example / ".coveragerc")

@@ -17,7 +17,7 @@ The results go to docs/_static/overhead/py3XX.json, and from there to the table,
 chart and findings that docs/overhead.rst shows (`render` below; the test suite
 checks that the committed files are what `render` makes of the JSON).
 
-    python bench/overhead.py [--rounds 5] [--seconds 2] [--client wrk|python]
+    python tests/bench_overhead.py [--rounds 5] [--seconds 2] [--client wrk|python]
 """
 
 import argparse
@@ -177,7 +177,7 @@ def prepare(directory, config):
     """A directory with the example, the hook file, the recipe and the settings."""
     directory.mkdir()
     copy_example(directory)
-    shutil.copy(ROOT / "bench" / "recipe.conf.py", directory / "recipe.conf.py")
+    shutil.copy(ROOT / "docs" / "examples" / "recipe.conf.py", directory / "recipe.conf.py")
     (directory / "no-coverage.conf.py").write_text("# gunicorn's defaults: no hooks.\n")
     if config.settings:
         with open(directory / ".coveragerc", "a") as rc:
