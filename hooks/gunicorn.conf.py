@@ -347,10 +347,11 @@ def pre_request(worker, req):
     if _gate is None:
         return
     with _gate:
-        # Except on an event loop with requests in flight (gunicorn's asgi
-        # worker calls this hook there): they need the loop to finish, and the
-        # snapshot waits for them.
-        _gate.wait_for(lambda: not _saving or (_requests_running and _on_event_loop()))
+        if _saving:  # Rarely: only while a snapshot is being written.
+            # Except on an event loop with requests in flight (gunicorn's asgi
+            # worker calls this hook there): they need the loop to finish, and
+            # the snapshot waits for them.
+            _gate.wait_for(lambda: not _saving or (_requests_running and _on_event_loop()))
         _requests_running += 1
 
 
@@ -369,7 +370,8 @@ def post_request(worker, req, environ, resp):
         return
     with _gate:
         _requests_running -= 1
-        _gate.notify_all()
+        if _saving:  # A snapshot waits for the requests in flight to end.
+            _gate.notify_all()
 
 
 # Per-request contexts, only with GUNICORN_COVERAGE_CONTEXT_HEADER.
