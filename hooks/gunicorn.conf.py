@@ -204,8 +204,17 @@ def _save(log, last=False):
 
 # Measure the master from the moment gunicorn loads this file: with --preload
 # the master imports the application before any worker exists.
+_reload_problem = None
 if MEASURE:
-    _start_measuring()
+    try:
+        _start_measuring()
+    except SystemExit as refusal:
+        # gunicorn already handles HUP in this process: this is a reload, with
+        # settings broken since the server started. Keep serving, unmeasured,
+        # and say why in on_reload; the old workers still save as they exit.
+        if not callable(signal.getsignal(signal.SIGHUP)):
+            raise
+        MEASURE, _reload_problem = False, str(refusal)
 
 
 def on_starting(server):
@@ -252,6 +261,8 @@ def when_ready(server):
 def on_reload(server):
     """Master, on HUP: gunicorn has loaded this file again, which started a new
     master measurement. Stop it too, before the new workers fork."""
+    if _reload_problem:
+        server.log.error("%s; the new workers serve unmeasured", _reload_problem)
     _stop_measuring_master(server)
 
 

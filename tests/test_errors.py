@@ -39,6 +39,34 @@ def test_a_broken_coveragerc_refuses_to_start(example, text, problem):
     )
 
 
+def test_a_coveragerc_broken_while_serving_keeps_the_server_serving(start, example):
+    """On HUP gunicorn loads the hook file again: the new workers serve unmeasured,
+    the old ones save, and the next HUP after the fix measures again."""
+    server = start()
+    old_workers = server.workers()
+    assert server.curl("/foo") == "42"
+    good = (example / ".coveragerc").read_text()
+    (example / ".coveragerc").write_text("[run]\nparallel = maybe\n")
+    server.send(signal.SIGHUP)
+    server.wait_for_exit(old_workers)
+    assert server.process.poll() is None
+    [error] = [line for line in server.log().splitlines() if "[ERROR]" in line]
+    assert error.endswith(
+        "[ERROR] coverage: Couldn't read config file .coveragerc: Not a boolean: maybe "
+        "(fix it, or set GUNICORN_COVERAGE=off to serve unmeasured); "
+        "the new workers serve unmeasured"
+    )
+    assert server.curl("/bar") == "43"  # Served, not measured.
+    assert len(server.data_files()) == 2  # The old workers saved.
+    (example / ".coveragerc").write_text(good)
+    server.measuring = True
+    unmeasured = server.workers()
+    server.send(signal.SIGHUP)
+    server.wait_for_exit(unmeasured)
+    server.wait_for_workers(2)  # Each says "coverage: measuring this worker" again.
+    assert server.report() == (4, 1, "75%", "4")
+
+
 @pytest.mark.parametrize(
     "name, value, message",
     [
