@@ -180,15 +180,22 @@ def _save(log, last=False):
     # suffix=True coverage would also put a content hash in the name, but
     # update() does not compute it, and combine would skip the files as copies.)
     suffix = f"{socket.gethostname().replace('.', '_')}.pid{os.getpid()}.X{secrets.token_hex(3)}x"
-    new_file = coverage.CoverageData(basename=_data_file, suffix=suffix)
+    path = f"{_data_file}.{suffix}"
+    # Written under a name that ``coverage combine`` does not look for, then
+    # renamed: a combine never sees a half-written file (it would read it as
+    # empty, and delete it).
+    new_file = coverage.CoverageData(basename=f"{_data_file}-being-written", suffix=suffix)
     try:
         os.makedirs(os.path.dirname(_data_file) or ".", exist_ok=True)
         new_file.update(data)
         new_file.write()
+        os.rename(new_file.data_filename(), path)
     except Exception as exc:  # An unwritable directory, a full disk, ...
+        with contextlib.suppress(OSError):
+            os.remove(new_file.data_filename())
         log.error(
             "coverage: could not write %s: %s (%s)",
-            os.path.relpath(new_file.data_filename()), exc,
+            os.path.relpath(path), exc,
             "this worker's data since its last save is lost" if last
             else "the data is kept for the next save",
         )
@@ -199,7 +206,7 @@ def _save(log, last=False):
         # ask for every line again, so that the next file holds what runs from
         # now on, whatever ran before, as with the other cores.
         sys.monitoring.restart_events()
-    log.info("coverage: wrote %s", os.path.relpath(new_file.data_filename()))
+    log.info("coverage: wrote %s", os.path.relpath(path))
 
 
 # Measure the master from the moment gunicorn loads this file: with --preload
