@@ -61,11 +61,11 @@ def handles_its_signals(pid):
     for the worker. Every worker class first resets the master's SIGHUP handler.
     A worker that has exited (a zombie, not yet reaped) handles nothing.
     """
+    if not process_exists(pid):
+        return False
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
-        return False
-    if "\nState:\tZ" in status:
         return False
     caught = int(status.split("SigCgt:")[1].split()[0], 16)
     return not caught & (1 << (signal.SIGHUP - 1))
@@ -85,13 +85,13 @@ class Report(typing.NamedTuple):
     missing: str
 
     @classmethod
-    def parse(cls, report_output):
-        """The lib.py row of `coverage report --show-missing`."""
+    def parse(cls, report_output, file="example_app/lib.py"):
+        """The row of `file` in `coverage report --show-missing`."""
         for line in report_output.splitlines():
-            if line.startswith("example_app/lib.py"):
+            if line.startswith(file + " "):
                 _, statements, missed, cover, *missing = line.split(maxsplit=4)
                 return cls(int(statements), int(missed), cover, " ".join(missing))
-        raise AssertionError(f"no lib.py row in the report:\n{report_output}")
+        raise AssertionError(f"no {file} row in the report:\n{report_output}")
 
 
 class Server:
@@ -193,15 +193,13 @@ class Server:
         )
         return done.stdout + done.stderr
 
-    def report(self, *args):
-        """`coverage report --show-missing` for lib.py, keeping the data files.
+    def report(self, *args, file="example_app/lib.py"):
+        """`coverage report --show-missing` for `file`, keeping the data files.
 
         Returns a Report: statements, missed, cover ("75%") and missing ("4").
         """
-        out = self.coverage(
-            "report", "--keep-combined", "--show-missing", *args, "example_app/lib.py"
-        )
-        return Report.parse(out)
+        out = self.coverage("report", "--keep-combined", "--show-missing", *args, file)
+        return Report.parse(out, file)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Stop the master with `sig` and wait until it and its workers are gone."""

@@ -86,11 +86,6 @@ def measure_foo_then_orders_then_foo_after_an_erase(start, env):
     return cores_logged(server, workers=1), first, server.coverage("report", "--show-missing")
 
 
-def row(report, name):
-    """The row of `coverage report` for the file `name`, split into its columns."""
-    return next(line.split() for line in report.splitlines() if line.startswith(name + " "))
-
-
 @pytest.mark.skipif(not SYSMON, reason="sysmon needs Python 3.12+; below, the default is ctrace")
 def test_sysmon_reports_what_ctrace_reports(start, example):
     sysmon = measure_foo_then_orders_then_foo_after_an_erase(start, {})
@@ -100,7 +95,7 @@ def test_sysmon_reports_what_ctrace_reports(start, example):
     ctrace = measure_foo_then_orders_then_foo_after_an_erase(start, {"COVERAGE_CORE": "ctrace"})
     assert sysmon[0] == ["sysmon"] and ctrace[0] == ["ctrace"]
     assert Report.parse(sysmon[1]) == (4, 1, "75%", "4")
-    assert row(sysmon[1], "example_app/orders.py")[-1] == "100%"
+    assert Report.parse(sysmon[1], "example_app/orders.py").cover == "100%"
     # After the erase only the second /foo counts, and its lines ran before:
     # sysmon must report them again.
     assert Report.parse(sysmon[2]) == (4, 3, "25%", "1, 3-4")

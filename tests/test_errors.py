@@ -1,6 +1,6 @@
 """A bad environment gets one clear line, and the server serves where it can."""
 
-import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,15 +10,11 @@ import pytest
 from conftest import ROOT, wait_until
 
 
-def refused(example, env, *args):
+def refused(start, env=None):
     """Start gunicorn with the hook file, expecting it to refuse: its output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket",
-         "--bind", "127.0.0.1:0", *args, "example_app.app:app"],
-        cwd=example, env=env, capture_output=True, text=True, timeout=30,
-    )
-    assert done.returncode != 0
-    return (done.stdout + done.stderr).strip()
+    server = start(env=env, wait=False)
+    assert server.process.wait(timeout=30) != 0
+    return server.log().strip()
 
 
 @pytest.mark.parametrize(
@@ -30,10 +26,10 @@ def refused(example, env, *args):
     ],
     ids=["syntax", "value"],
 )
-def test_a_broken_coveragerc_refuses_to_start(example, text, problem):
+def test_a_broken_coveragerc_refuses_to_start(example, start, text, problem):
     """One line that names the file and the problem (docs/troubleshooting.rst)."""
     (example / ".coveragerc").write_text(text)
-    assert refused(example, None) == (
+    assert refused(start) == (
         f"coverage: Couldn't read config file .coveragerc: {problem} "
         "(fix it, or set GUNICORN_COVERAGE=off to serve unmeasured)"
     )
@@ -80,8 +76,8 @@ def test_a_coveragerc_broken_while_serving_keeps_the_server_serving(start, examp
     ],
     ids=["switch", "seconds-word", "seconds-zero"],
 )
-def test_an_unknown_value_refuses_to_start(example, name, value, message):
-    assert refused(example, {**os.environ, name: value}) == message
+def test_an_unknown_value_refuses_to_start(start, name, value, message):
+    assert refused(start, {name: value}) == message
 
 
 def test_off_measures_nothing_and_serves(start):
@@ -112,6 +108,20 @@ def test_an_unwritable_data_directory_is_logged_and_the_next_save_writes(start, 
     server.stop()  # The last save writes what /foo and /bar ran, into data/.
     out = server.coverage("report", "--data-file", "data/.coverage", "example_app/lib.py")
     assert "example_app/lib.py       4      0   100%" in out
+
+
+def test_a_failed_last_save_says_the_data_is_lost(example, start):
+    # (The test above shows a failed snapshot, whose data waits for the next save.)
+    (example / "data").write_text("a file where the data directory should be")
+    server = start(env={"COVERAGE_FILE": "data/.coverage"})
+    assert server.curl("/foo") == "42"
+    server.stop()  # The workers' last saves fail.
+    lost = re.compile(
+        r"\[ERROR\] coverage: could not write data/\.coverage\.\S+\.pid\d+\.X\w+x: "
+        r".+ \(this worker's data since its last save is lost\)$"
+    )
+    assert len([line for line in server.log().splitlines() if lost.search(line)]) == 2
+    assert "coverage: wrote" not in server.log()
 
 
 @pytest.fixture(scope="session")

@@ -189,17 +189,3 @@ def test_the_hook_file_is_never_in_a_report(example, start):
     report = server.coverage("report")
     assert "example_app/lib.py" in report
     assert "gunicorn.conf.py" not in report
-
-
-def test_a_failed_last_save_says_the_data_is_lost(example, start):
-    # (test_errors.py shows a failed snapshot, whose data waits for the next save.)
-    (example / "data").write_text("a file where the data directory should be")
-    server = start(env={"COVERAGE_FILE": "data/.coverage"})
-    assert server.curl("/foo") == "42"
-    server.stop()  # The workers' last saves fail.
-    lost = re.compile(
-        r"\[ERROR\] coverage: could not write data/\.coverage\.\S+\.pid\d+\.X\w+x: "
-        r".+ \(this worker's data since its last save is lost\)$"
-    )
-    assert len([line for line in server.log().splitlines() if lost.search(line)]) == 2
-    assert "coverage: wrote" not in server.log()

@@ -106,12 +106,17 @@ def test_usr1_writes_a_snapshot_and_the_worker_goes_on(serve, name):
     assert server.workers() == worker
 
 
-def hold_a_request(server, path="/held"):
-    """Start a request that stays in flight until release(server)."""
-    request = subprocess.Popen(
+def request_in_background(server, path):
+    """The real curl, not waited for: .communicate() gives the answer."""
+    return subprocess.Popen(
         ["curl", "--silent", "--max-time", "20", server.url + path],
         stdout=subprocess.PIPE, text=True,
     )
+
+
+def hold_a_request(server, path="/held"):
+    """Start a request that stays in flight until release(server)."""
+    request = request_in_background(server, path)
     wait_until(lambda: (server.directory / "held").exists(), 10, "the request to be in flight")
     return request
 
@@ -137,9 +142,7 @@ def test_a_snapshot_waits_for_the_requests_in_flight(serve, name):
     server.send(signal.SIGUSR1)
     # A request that arrives meanwhile waits, or is served (on an event loop,
     # which the request in flight needs): it never blocks the snapshot forever.
-    more = [] if name == "sync" else [subprocess.Popen(
-        ["curl", "--silent", "--max-time", "20", server.url + "/held"], stdout=subprocess.PIPE, text=True
-    )]
+    more = [] if name == "sync" else [request_in_background(server, "/held")]
     assert no_data_file_within(server, 1.0)
     assert release(server, held, *more) == ["42"] * (1 + len(more))
     server.wait_for_data_files(1)
@@ -163,11 +166,7 @@ def test_without_request_hooks_a_snapshot_does_not_wait(serve, name):
 
 def test_gthread_runs_requests_on_several_threads_and_measures_them(serve):
     server = serve("gthread", "example_app.threads:app")
-    requests = [
-        subprocess.Popen(["curl", "--silent", "--max-time", "20", server.url + "/"],
-                         stdout=subprocess.PIPE, text=True)
-        for _ in range(4)
-    ]
+    requests = [request_in_background(server, "/") for _ in range(4)]
     answers = [request.communicate(timeout=20)[0] for request in requests]
     assert [answer.split()[0] for answer in answers] == ["42"] * 4
     assert len({answer.split()[1] for answer in answers}) == 4  # Four threads at once.
@@ -199,14 +198,7 @@ def test_uvicorn_ignores_quit_and_loses_its_data(serve):
 
 def left_and_right(server):
     """Report on left.py and right.py: (statements, missed, percent, missing) each."""
-    out = server.coverage("report", "--keep-combined", "--show-missing",
-                          "example_app/left.py", "example_app/right.py")
-    rows = {}
-    for line in out.splitlines():
-        if line.startswith("example_app/"):
-            name, stmts, miss, cover, *missing = line.split()
-            rows[name.split("/")[1]] = (int(stmts), int(miss), cover, " ".join(missing))
-    return rows
+    return {name: server.report(file=f"example_app/{name}") for name in ("left.py", "right.py")}
 
 
 RIGHT = {"left.py": (9, 3, "67%", "11-13"), "right.py": (9, 3, "67%", "5-7")}
