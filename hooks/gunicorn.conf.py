@@ -123,40 +123,38 @@ def _start_measuring():
 
 
 def _core(cov):
-    """The core to measure with: sysmon wherever it measures correctly.
+    """The core to measure with: sysmon wherever it measures correctly, else ctrace.
 
-    coverage's cores record the same lines at very different costs. Before
-    Python 3.14 coverage defaults to ctrace, a trace function that Python calls
-    for every function and line the server runs, measured or not. sysmon
-    (Python 3.12+, sys.monitoring) stops hearing about code once it has seen it,
-    so a busy server hardly slows down (docs/overhead.rst has the figures).
+    ctrace, coverage's default before Python 3.14, is a trace function that
+    Python calls for every line the server runs, measured or not. sysmon
+    (sys.monitoring, Python 3.12 and newer) stops hearing about code once it
+    has seen it, so a busy server hardly slows down (docs/overhead.rst). But
     sysmon cannot measure branches before Python 3.14, follow greenlets, record
-    contexts that change while the process runs, or run file tracer plugins:
-    then coverage chooses, as it would without this file. A core the user chose
-    is used as it is.
+    contexts that change while the process runs, or run file tracer plugins.
+    There, ctrace, by name: on Python 3.14 and newer coverage's own default is
+    sysmon, even with a plugin, which then measures nothing. A core the user
+    chose is used as it is.
     """
     chosen = cov.get_option("run:core")  # [run] core, or COVERAGE_CORE, which wins.
     if CONTEXT_HEADER:  # Per-request contexts need a core that records them.
         return _core_for_contexts(chosen)
     if chosen:
         return chosen
-    needs_another_core = (
+    sysmon_cannot = (
         (cov.get_option("run:branch") and sys.version_info < (3, 14))
         or {"gevent", "eventlet", "greenlet"} & set(cov.get_option("run:concurrency"))
         or cov.get_option("run:dynamic_context") not in (None, "none")
         or cov.get_option("run:plugins")
     )
-    if hasattr(sys, "monitoring") and not needs_another_core:
-        return "sysmon"
-    return None  # coverage's default: ctrace before Python 3.14.
+    return "sysmon" if hasattr(sys, "monitoring") and not sysmon_cannot else "ctrace"
 
 
 def _core_for_contexts(configured):
     """The core that measures when requests switch contexts: the configured one
     (COVERAGE_CORE or [run] core), unless it cannot record dynamic contexts.
 
-    coverage's sysmon core (Python 3.12+, coverage's default from 3.14) records
-    a line only the first time it runs, so it cannot tell which requests ran it.
+    coverage's sysmon core (Python 3.12 and newer) records a line only the
+    first time it runs, so it cannot tell which requests ran it.
     """
     return "ctrace" if configured in (None, "sysmon") else configured
 
@@ -232,8 +230,8 @@ def on_starting(server):
     several requests at once (threads, gevent, asyncio) would count their lines
     under each other's contexts. Even with one thread, a gthread worker is no
     good: each context switch writes the lines so far into coverage's in-memory
-    data from the request's thread, and coverage 7.16 and 7.17 lose that data
-    when the thread has ended before the worker's last save.
+    data from the request's thread, and coverage 7.17 loses that data when the
+    thread has ended before the worker's last save.
     """
     if not (MEASURE and CONTEXT_HEADER):
         return

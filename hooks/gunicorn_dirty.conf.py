@@ -15,9 +15,9 @@ runs; this file saves at its end.
 
 What a dirty worker measured is written when it stops (gunicorn stops, or the
 dirty arbiter replaces it). HUP does not replace dirty workers, and USR1 does
-not snapshot them. On Python 3.12 and newer, a dirty worker that served a
-request stops only when its dirty arbiter is gone: see
-docs/worker-classes.rst, "Dirty workers".
+not snapshot them. On Python 3.12, 3.13 before 3.13.15 and 3.14 before
+3.14.7, a dirty worker that served a request stops only when its dirty arbiter
+is gone: see docs/worker-classes.rst, "Dirty workers".
 """
 
 import pathlib

@@ -46,7 +46,7 @@ from conftest import HOOK_FILE, Server, copy_example, process_exists, wait_until
 OUTPUT = ROOT / "docs" / "_static" / "overhead"
 ROUTES = {"/foo": "42", "/orders": "ada: 200 orders, 992.50"}  # Route: start of its answer.
 CONNECTIONS = 4
-SYSMON = hasattr(sys, "monitoring")  # Python 3.12+
+SYSMON = hasattr(sys, "monitoring")  # Python 3.12 and newer.
 CONTEXT_HEADER = "X-Coverage-Context"
 
 
@@ -472,7 +472,7 @@ def findings(results):
             lines.append(
                 f"* With ``ctrace`` instead, the hook file kept {both(ctrace)}. ``sysmon`` is "
                 "the cheaper core on both routes: keep the hook file's choice, and measure on "
-                "Python 3.12 or newer where the server's speed matters."
+                "Python 3.12 and newer where the server's speed matters."
             )
         else:
             lines.append(

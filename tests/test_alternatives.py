@@ -34,20 +34,14 @@ class Approach:
     run_with: tuple = ()  # Python options before `-m gunicorn`.
     coveragerc: str | None = None  # A docs/examples/alternatives file used as .coveragerc.
     process_start: bool = False  # Set COVERAGE_PROCESS_START to .coveragerc.
-    coverage: str = ""  # The column holds for this coverage version only.
 
 
 COVERAGE_RUN = ("-m", "coverage", "run")
 APPROACHES = {
     "hook-file": Approach("hook file", hook_file=True),
     "coverage-run": Approach("coverage run", run_with=COVERAGE_RUN),
-    "patch-fork-7.17": Approach(
-        "patch = fork, coverage 7.17",
-        run_with=COVERAGE_RUN, coveragerc="patch-fork.coveragerc", coverage="7.17",
-    ),
-    "patch-fork-7.16": Approach(
-        "patch = fork, coverage 7.16",
-        run_with=COVERAGE_RUN, coveragerc="patch-fork.coveragerc", coverage="7.16",
+    "patch-fork": Approach(
+        "patch = fork", run_with=COVERAGE_RUN, coveragerc="patch-fork.coveragerc",
     ),
     "process-start": Approach("COVERAGE_PROCESS_START", process_start=True),
 }
@@ -183,17 +177,10 @@ def documented_table():
     return {(row[0], column): cell for row in rows for column, cell in zip(header[1:], row[1:])}
 
 
-def for_this_coverage(approach):
-    return not approach.coverage or coverage.__version__.startswith(approach.coverage + ".")
-
-
 @pytest.mark.parametrize("event", EVENTS)
 @pytest.mark.parametrize("approach", APPROACHES)
 def test_what_each_approach_measures(approach, event, start, example):
     approach, event = APPROACHES[approach], EVENTS[event]
-    if not for_this_coverage(approach):
-        pytest.skip(f"this column is coverage {approach.coverage}'s; "
-                    f"this Python has coverage {coverage.__version__}")
     server = start_approach(start, example, approach, *event.gunicorn_args)
     observed = dict(zip(event.rows, event.observe(server)))
     table = documented_table()
@@ -209,14 +196,6 @@ def test_every_cell_is_observed():
     table = documented_table()
     assert {row for row, _ in table} == {row for event in EVENTS.values() for row in event.rows}
     assert {column for _, column in table} == {a.column for a in APPROACHES.values()}
-
-
-def test_the_table_covers_this_coverage():
-    """patch = fork behaves differently in coverage 7.16 and 7.17: the table
-    needs a column for the coverage version installed here."""
-    assert any(for_this_coverage(a) for a in APPROACHES.values() if a.coverage), (
-        f"docs/alternatives.csv has no patch = fork column for coverage {coverage.__version__}"
-    )
 
 
 def test_coverage_run_save_signal_saves_nothing(start):

@@ -164,7 +164,7 @@ print(sum(len(data.lines(path)) for path in data.measured_files()))
 
 
 def test_coverage_loses_what_an_ended_thread_wrote_in_memory(example):
-    """Why gthread is refused even with one thread (coverage 7.16.2 and 7.17.3).
+    """Why gthread is refused even with one thread (coverage 7.17.5).
 
     If this fails, coverage keeps that data now: gthread --threads 1 could be allowed.
     """
@@ -185,7 +185,7 @@ def test_refuses_a_header_name_that_gunicorn_would_not_pass_on(start, name):
     ) in server.log()
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="coverage's sysmon core needs Python 3.12+")
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="coverage's sysmon core needs Python 3.12 and newer")
 @pytest.mark.parametrize("asked_by", ["COVERAGE_CORE", "coveragerc"])
 def test_sysmon_is_replaced_by_a_core_that_records_contexts(start, example, asked_by):
     env = dict(HEADER)

@@ -189,3 +189,36 @@ def test_the_hook_file_is_never_in_a_report(example, start):
     report = server.coverage("report")
     assert "example_app/lib.py" in report
     assert "gunicorn.conf.py" not in report
+
+
+# --- which versions the suite proves, said once and the same way everywhere ---
+
+def test_the_versions_section_names_what_tox_and_requirements_give():
+    """The Pythons and pins that docs/reference.rst names, and the columns of
+    its table of what differs by Python, are tox's and requirements.txt's."""
+    versions, differences = REFERENCE.read_text().split(".. _ref-versions:")[1].split(".. _ref-pythons:")
+    envlist = re.search(r"^envlist = (.*)$", (ROOT / "tox.ini").read_text(), re.M)[1]
+    pythons = [f"3.{env[3:]}" for env in re.findall(r"py3\d+", envlist)]
+    versions = " ".join(versions.split())
+    assert f"on Python {', '.join(pythons[:-1])} and {pythons[-1]}." in versions
+    pins = dict(re.findall(r"^([\w-]+)==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M))
+    assert f"gunicorn {pins['gunicorn']}, Flask {pins['Flask']} and coverage {pins['coverage']}" in versions
+    columns = re.search(r"^   \* -\n((?:     - Python .*\n)+)", differences, re.M)[1]
+    assert re.findall(r"3\.\d+", columns) == pythons
+
+
+# One phrasing per rule: "Python 3.12 and newer", "before Python 3.14",
+# "Python 3.12 and 3.13"; not "3.12+", "3.12 and later", "from 3.14" or "3.11-3.13".
+OTHER_PHRASINGS = re.compile(
+    r"\b3\.1\d\+|\b3\.1\d,? (?:and|or) (?:later|above|up)|\b(?:[Ff]rom|[Ss]ince) (?:Python )?3\.1\d"
+    r"|\b3\.1\d ?[-–] ?3\.1\d"
+)
+
+
+def test_python_versions_are_phrased_one_way():
+    places = [*ROOT.glob("docs/*.rst"), *ROOT.glob("hooks/*.py"), ROOT / "README.md"]
+    found = [
+        f"{path.relative_to(ROOT)}: {match[0]!r}"
+        for path in places for match in OTHER_PHRASINGS.finditer(" ".join(path.read_text().split()))
+    ]
+    assert found == []

@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT
 
 SYSMON_AVAILABLE = sys.version_info >= (3, 12)  # sys.monitoring, PEP 669.
+SYSMON_BRANCHES = sys.version_info >= (3, 14)
 OPTIONS = {
     "sync": (),
     "gthread": ("--worker-class", "gthread", "--threads", "4"),
@@ -24,16 +25,18 @@ def expected(core, worker_class, branch=False):
     """(the core coverage uses, the reason it gives for not using sysmon) on this Python.
 
     Unless COVERAGE_CORE names one, the hook file picks sysmon where it measures
-    correctly and leaves coverage's default, ctrace, elsewhere, with no warning.
+    correctly and ctrace elsewhere, with no warning.
     """
     if core is None:
-        sysmon_fits = SYSMON_AVAILABLE and not branch and worker_class != "gevent"
+        sysmon_fits = (
+            SYSMON_AVAILABLE and (SYSMON_BRANCHES or not branch) and worker_class != "gevent"
+        )
         return ("sysmon" if sysmon_fits else "ctrace"), None
     if core != "sysmon":
         return core, None
     if not SYSMON_AVAILABLE:
         return "ctrace", "sys.monitoring isn't available in this version"
-    if branch:
+    if branch and not SYSMON_BRANCHES:
         return "ctrace", "sys.monitoring can't measure branches in this version"
     if worker_class == "gevent":
         return "ctrace", "it doesn't support concurrency=gevent"
@@ -45,7 +48,10 @@ CASES = [
     for core in (None, "ctrace", "pytrace", "sysmon")
     for worker_class in OPTIONS
     if (core, worker_class) != ("pytrace", "gevent")  # See the last test.
-] + [pytest.param("sysmon", "sync", True, id="sysmon-sync-branch")]
+] + [
+    pytest.param(core, "sync", True, id=f"{core or 'default'}-sync-branch")
+    for core in (None, "sysmon")
+]
 
 
 def start_measured(start, example, core, worker_class, branch=False, wait=True):
