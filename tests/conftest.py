@@ -41,6 +41,11 @@ def copy_example(directory):
     shutil.copy(HOOK_FILE, directory / "gunicorn.conf.py")
 
 
+# Reading /proc/<pid>/... of a process that is gone: no such file, or, if it was
+# reaped between the open and the read, ESRCH.
+PROCESS_GONE = (FileNotFoundError, ProcessLookupError)
+
+
 def process_exists(pid):
     try:
         os.kill(pid, 0)
@@ -49,7 +54,7 @@ def process_exists(pid):
     # A zombie has exited; it only waits for its parent to read its status.
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
+    except PROCESS_GONE:
         return False
 
 
@@ -65,7 +70,7 @@ def handles_its_signals(pid):
         return False
     try:
         status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
+    except PROCESS_GONE:
         return False
     caught = int(status.split("SigCgt:")[1].split()[0], 16)
     return not caught & (1 << (signal.SIGHUP - 1))
@@ -74,7 +79,7 @@ def handles_its_signals(pid):
 def children_of(pid):
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
+    except PROCESS_GONE:
         return []
 
 

@@ -185,8 +185,8 @@ def test_sysmon_runs_no_file_tracer_plugin(start, example):
 
 
 def test_coverages_own_default_core():
-    """Without this file's choice coverage would use ctrace before Python 3.14,
-    sysmon on Python 3.14 and newer, plugins or not."""
+    """Without the hook file's choice coverage uses ctrace before Python 3.14,
+    and sysmon on Python 3.14 and newer."""
     code = (
         "import coverage; cov = coverage.Coverage(data_file=None); cov.start(); "
         "print(dict(cov.sys_info())['core']); cov.stop()"
