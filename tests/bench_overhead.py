@@ -41,12 +41,11 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import HOOK_FILE, Server, copy_example, process_exists, wait_until  # noqa: E402  The suite's.
+from conftest import HOOK_FILE, SYSMON, Server, copy_example, process_exists, wait_until  # noqa: E402  The suite's.
 
 OUTPUT = ROOT / "docs" / "_static" / "overhead"
 ROUTES = {"/foo": "42", "/orders": "ada: 200 orders, 992.50"}  # Route: start of its answer.
 CONNECTIONS = 4
-SYSMON = hasattr(sys, "monitoring")  # Python 3.12 and newer.
 CONTEXT_HEADER = "X-Coverage-Context"
 
 

@@ -21,6 +21,11 @@ from transcript import free_port
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_FILE = ROOT / "hooks" / "gunicorn.conf.py"
 
+# What coverage's sysmon core can do on this Python (docs/reference.rst, "What
+# differs by Python version"): exist (sys.monitoring), and measure branches.
+SYSMON = hasattr(sys, "monitoring")  # Python 3.12 and newer.
+SYSMON_BRANCHES = sys.version_info >= (3, 14)
+
 
 def wait_until(condition, timeout=10.0, what="the condition"):
     """Poll `condition` until it returns something true; fail after `timeout` s."""

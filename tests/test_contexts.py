@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SYSMON
 
 HEADER = {"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Coverage-Context"}
 
@@ -185,7 +185,7 @@ def test_refuses_a_header_name_that_gunicorn_would_not_pass_on(start, name):
     ) in server.log()
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="coverage's sysmon core needs Python 3.12 and newer")
+@pytest.mark.skipif(not SYSMON, reason="coverage's sysmon core needs Python 3.12 and newer")
 @pytest.mark.parametrize("asked_by", ["COVERAGE_CORE", "coveragerc"])
 def test_sysmon_is_replaced_by_a_core_that_records_contexts(start, example, asked_by):
     env = dict(HEADER)

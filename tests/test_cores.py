@@ -15,10 +15,8 @@ import sys
 
 import pytest
 
-from conftest import ROOT, Report, wait_until
+from conftest import ROOT, SYSMON, SYSMON_BRANCHES, Report, wait_until
 
-SYSMON = hasattr(sys, "monitoring")  # Python 3.12 and newer.
-SYSMON_BRANCHES = sys.version_info >= (3, 14)
 DEFAULT = "sysmon" if SYSMON else "ctrace"
 BRANCH = "sysmon" if SYSMON_BRANCHES else "ctrace"
 

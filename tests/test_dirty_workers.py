@@ -70,18 +70,19 @@ def test_a_dirty_worker_saves_when_gunicorn_stops(serve_dirty):
     assert server.report() == (4, 1, "75%", "4")
 
 
+SAVED, LOST = (4, 1, "75%", "4"), (4, 2, "50%", "2, 4")
+
+
 @pytest.mark.parametrize(
-    ("options", "report_where_asyncio_waits"),
+    ("options", "report"),
     [
-        pytest.param(("--graceful-timeout", "2", "--dirty-graceful-timeout", "10"), (4, 1, "75%", "4"),
+        pytest.param(("--graceful-timeout", "2", "--dirty-graceful-timeout", "10"), SAVED,
                      id="master-gives-up-first"),
-        pytest.param(("--graceful-timeout", "10", "--dirty-graceful-timeout", "1"), (4, 2, "50%", "2, 4"),
-                     id="dirty-arbiter-kills-first"),
+        pytest.param(("--graceful-timeout", "10", "--dirty-graceful-timeout", "1"),
+                     LOST if SERVER_WAITS_FOR_CLIENTS else SAVED, id="dirty-arbiter-kills-first"),
     ],
 )
-def test_a_dirty_worker_that_served_saves_unless_its_arbiter_kills_it(
-    serve_dirty, options, report_where_asyncio_waits
-):
+def test_a_dirty_worker_that_served_saves_unless_its_arbiter_kills_it(serve_dirty, options, report):
     """Where asyncio waits for clients, a dirty worker that served a request
     waits for the dirty arbiter's connection to close before it cleans up. It
     saves if the master kills the dirty arbiter first (--graceful-timeout), and
@@ -90,10 +91,7 @@ def test_a_dirty_worker_that_served_saves_unless_its_arbiter_kills_it(
     server = serve_dirty("example_app.dirty:Lib:1", *options)
     assert server.curl("/foo") == "42"
     stop_everything(server)
-    if SERVER_WAITS_FOR_CLIENTS:
-        assert server.report() == report_where_asyncio_waits
-    else:
-        assert server.report() == (4, 1, "75%", "4")
+    assert server.report() == report
 
 
 def test_hup_does_not_replace_the_dirty_worker(serve_dirty):

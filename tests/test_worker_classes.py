@@ -8,13 +8,12 @@ before it installed its handlers ignores it until the master kills it.)
 
 import shutil
 import signal
-import sys
 import subprocess
 from dataclasses import dataclass
 
 import pytest
 
-from conftest import ROOT, wait_until
+from conftest import ROOT, SYSMON, wait_until
 
 PAGE = ROOT / "docs" / "worker-classes.rst"
 APPS = ROOT / "tests" / "apps"
@@ -213,7 +212,7 @@ OVERLAP = [
     # records each line by its code object, not through a frame stack that
     # greenlets mix up: right. Before, ctrace: wrong.
     pytest.param(
-        "../../.coveragerc", None, sys.version_info >= (3, 12), id="concurrency-thread-default-core",
+        "../../.coveragerc", None, SYSMON, id="concurrency-thread-default-core",
     ),
 ]
 

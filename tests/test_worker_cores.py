@@ -6,14 +6,11 @@ says which one it used, in every process that measures.
 """
 
 import shutil
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SYSMON, SYSMON_BRANCHES
 
-SYSMON_AVAILABLE = sys.version_info >= (3, 12)  # sys.monitoring, PEP 669.
-SYSMON_BRANCHES = sys.version_info >= (3, 14)
 OPTIONS = {
     "sync": (),
     "gthread": ("--worker-class", "gthread", "--threads", "4"),
@@ -29,12 +26,12 @@ def expected(core, worker_class, branch=False):
     """
     if core is None:
         sysmon_fits = (
-            SYSMON_AVAILABLE and (SYSMON_BRANCHES or not branch) and worker_class != "gevent"
+            SYSMON and (SYSMON_BRANCHES or not branch) and worker_class != "gevent"
         )
         return ("sysmon" if sysmon_fits else "ctrace"), None
     if core != "sysmon":
         return core, None
-    if not SYSMON_AVAILABLE:
+    if not SYSMON:
         return "ctrace", "sys.monitoring isn't available in this version"
     if branch and not SYSMON_BRANCHES:
         return "ctrace", "sys.monitoring can't measure branches in this version"
