@@ -208,11 +208,17 @@ def test_sysmon_is_replaced_by_a_core_that_records_contexts(start, example, aske
 
 
 def _names_used_per_request(example, env):
-    """The names that the hook file's pre_request and post_request use, as loaded."""
+    """The names that the hook file's pre_request and post_request use, as
+    loaded: theirs, and those of the functions they call in turn."""
     code = (
-        "import runpy; hooks = runpy.run_path('gunicorn.conf.py'); "
-        "print(' '.join({*hooks['pre_request'].__code__.co_names, "
-        "*hooks['post_request'].__code__.co_names}))"
+        "import runpy; hooks = runpy.run_path('gunicorn.conf.py')\n"
+        "def names(hook):\n"
+        "    found = set(hook.__code__.co_names)\n"
+        "    for cell in hook.__closure__ or ():\n"
+        "        for called in cell.cell_contents if isinstance(cell.cell_contents, tuple) else ():\n"
+        "            found |= names(called)\n"
+        "    return found\n"
+        "print(' '.join(names(hooks['pre_request']) | names(hooks['post_request'])))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=example, env=environment(**env),

@@ -1,5 +1,5 @@
-"""Dirty workers (gunicorn 25+, dirty_apps), measured with the optional
-hooks/gunicorn_dirty.conf.py (docs/worker-classes.rst, "Dirty workers").
+"""Dirty workers (gunicorn 25+, dirty_apps), measured by the hook file's
+DirtyWorkers part (docs/worker-classes.rst, "Dirty workers").
 
 example_app/dirty.py serves /foo by running lib.foo() in a dirty worker: the
 HTTP worker imports lib.py, only the dirty worker runs its line 2. So lib.py
@@ -8,13 +8,12 @@ is at 75% only if the dirty worker's file was written, 50% if not.
 
 import os
 import re
-import shutil
 import signal
 import sys
 
 import pytest
 
-from conftest import ROOT, process_exists, wait_until
+from conftest import process_exists, wait_until
 
 # Does a cancelled asyncio server wait for its clients' connections to close?
 # Yes on Python 3.12, and on 3.13 and 3.14 until CPython fixed it (gh-123720,
@@ -27,12 +26,11 @@ SERVER_WAITS_FOR_CLIENTS = (
 @pytest.fixture
 def serve_dirty(start, example, tmp_path_factory):
     """One HTTP worker and one dirty worker running example_app.dirty:Lib."""
-    shutil.copy(ROOT / "hooks" / "gunicorn_dirty.conf.py", example / "gunicorn_dirty.conf.py")
     servers = []
 
     def serve(spec="example_app.dirty:Lib:1", *options):
         server = start(
-            "-c", "gunicorn_dirty.conf.py", "--dirty-workers", "1", "--dirty-app", spec,
+            "--dirty-workers", "1", "--dirty-app", spec,
             "--name", example.name, *options,
             workers=1, app="example_app.dirty:app", wait=False,
             # The dirty arbiter writes its pid file in TMPDIR, named after --name.

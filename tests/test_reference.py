@@ -38,16 +38,26 @@ def top_level_names(tree):
                 names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.Try):  # try: import coverage / except: coverage = None
-            names.update(top_level_names(ast.Module(body=node.body, type_ignores=[])))
+        elif isinstance(node, (ast.If, ast.Try)):  # Assignments in either branch.
+            for body in (node.body, node.orelse, *(h.body for h in getattr(node, "handlers", []))):
+                names.update(top_level_names(ast.Module(body=body, type_ignores=[])))
     return names
 
 
 def public_functions(tree):
-    return sorted(
-        node.name for node in tree.body
-        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
-    )
+    """The functions gunicorn or a user's configuration may call: the core's
+    hooks, add_to, and the hooks of the optional parts (class Snapshots: ...)."""
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            found.append(node.name)
+        elif isinstance(node, ast.ClassDef):
+            found.extend(f.name for f in node.body if isinstance(f, ast.FunctionDef))
+    return sorted(set(found))
+
+
+# The names a user's own configuration uses to add coverage (docs/own-config.rst).
+MECHANISM = ["add_to"]
 
 
 def environment_variables(tree):
@@ -75,19 +85,21 @@ def sections(prefix):
 
 
 HOOK_TREE = ast.parse(HOOK_FILE.read_text())
-HOOKS = public_functions(HOOK_TREE)
+FUNCTIONS = [name for name in public_functions(HOOK_TREE) if name not in MECHANISM]
+# Every hook gunicorn reads from the file, defined or assembled at top level.
+HOOKS = sorted(top_level_names(HOOK_TREE) & GUNICORN_HOOKS)
 VARIABLES = environment_variables(HOOK_TREE)
 
 
 def test_the_lists_come_from_the_real_files():
     assert {"post_fork", "worker_exit", "post_request"} <= GUNICORN_HOOKS
-    assert {"post_fork", "worker_exit"} <= set(HOOKS)
+    assert {"post_fork", "worker_exit", "pre_request"} <= set(HOOKS)
     assert "GUNICORN_COVERAGE" in VARIABLES
     assert any(re.fullmatch(p, "coverage: wrote .coverage.h.pid1.X2x") for p in MESSAGES)
     assert sections("hook") and sections("env")
 
 
-@pytest.mark.parametrize("name", HOOKS)
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_gunicorn_knows_the_hook(name):
     assert name in GUNICORN_HOOKS, (
         f"gunicorn has no hook named {name!r}, so it would never call it: "
@@ -154,6 +166,18 @@ def test_the_message_is_documented(pattern):
     assert any(re.fullmatch(pattern, literal) for literal in literals), (
         f"docs/reference.rst shows no line like {pattern!r} (as a ``literal``)"
     )
+
+
+def test_the_file_assembles_every_hook_it_defines():
+    # A hook of an optional part that the end of the file does not assemble is never called.
+    assert sorted(FUNCTIONS) == HOOKS
+
+
+@pytest.mark.parametrize("name", MECHANISM)
+def test_the_mechanism_is_documented(name):
+    assert name in public_functions(HOOK_TREE)
+    section = REFERENCE.read_text().split(".. _ref-add-to:")[1].split(".. _ref-hooks:")[0]
+    assert f"``gunicorn_coverage.{name}(config)``" in section
 
 
 def test_the_page_documents_nothing_the_file_lacks():
