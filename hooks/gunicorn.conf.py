@@ -33,8 +33,7 @@ import socket
 import sys
 import threading
 
-from gunicorn.config import validate_callable
-from gunicorn.util import get_arity
+from gunicorn.config import KNOWN_SETTINGS
 
 # ===========================================================================
 # The core: every process measures itself, and saves what it measured.
@@ -64,6 +63,12 @@ if MEASURE:
 # master, which when_ready stops; each worker starts its own in post_fork.
 _cov = None
 _data_file = None
+
+
+def on_starting(server):
+    """Master, once, before it listens or forks: the first hook gunicorn calls.
+    Say if the configuration replaced a hook that add_to gave it."""
+    _check_added_hooks(server.cfg, server.log)
 
 
 def when_ready(server):
@@ -260,9 +265,14 @@ def add_to(config):
     for name in (*_RUNS_FIRST, *_RUNS_LAST):
         ours, theirs = globals()[name], config.get(name)
         if theirs is not None:
-            theirs = validate_callable(get_arity(ours))(theirs)  # gunicorn's own check.
+            theirs = _GUNICORN_CHECKS[name](theirs)  # As gunicorn loads and checks it.
             ours = _in_order(ours, theirs) if name in _RUNS_FIRST else _in_order(theirs, ours)
         config[name] = _added[name] = ours
+
+
+# How gunicorn loads and checks each setting (a hook given as "module.function",
+# its arguments): the same for a hook of yours that add_to joins to coverage's.
+_GUNICORN_CHECKS = {setting.name: setting.validator for setting in KNOWN_SETTINGS}
 
 
 def _in_order(*hooks):
@@ -306,8 +316,9 @@ def _check_added_hooks(cfg, log):
 
 
 # ===========================================================================
-# Optional parts. Each class only groups the hooks of one part; the end of the
-# file joins them to the core's. Deleting a part deletes what it says it adds.
+# Optional parts. Each class only groups the hooks of one part (gunicorn never
+# sees the class); the end of the file joins them to the core's. Each banner
+# says what its part adds, and what goes without it.
 # ===========================================================================
 
 # ---------------------------------------------------------------------------
@@ -585,7 +596,7 @@ class DirtyWorkers:
 # a hook, they run in the order add_to gives coverage's hooks and yours.
 # ===========================================================================
 
-on_starting = Contexts.on_starting
+on_starting = _in_order(on_starting, Contexts.on_starting)
 post_worker_init = _in_order(ExitOnSigterm.post_worker_init, Snapshots.post_worker_init)
 if CONTEXT_HEADER:  # Only then does a request cost the calls of a second part.
     pre_request = _in_order(Snapshots.pre_request, Contexts.pre_request)
