@@ -236,6 +236,7 @@ def all_hooks(project, serve, form):
     off = {"GUNICORN_COVERAGE": "off"}
     unmeasured = run_all_hooks(project / "unmeasured", serve, form, env=off)
     assert hooks_logged(measured) == hooks_logged(unmeasured) == EVERY_HOOK
+    assert "Traceback" not in measured.log()  # No hook of coverage's failed either.
     assert measured.report() == (4, 1, "75%", "4")
     assert measured.report(file="example_app/startup.py") == (5, 0, "100%", "")
 
