@@ -247,19 +247,22 @@ def start(example):
     without the hook file (it is removed, as gunicorn loads ./gunicorn.conf.py by
     default). `python`: another interpreter. `run_with`: Python options before
     ``-m gunicorn``, like ("-m", "coverage", "run"). `cwd`: start gunicorn from
-    another directory than the example's.
+    another directory than the example's. `config`: the options that name
+    gunicorn's configuration instead of ``-c gunicorn.conf.py`` (``[]``: none,
+    so gunicorn loads ./gunicorn.conf.py by default).
     """
     servers = []
 
     def start_server(
         *args, env=None, workers=2, app="example_app.app:app", wait=True,
         directory=None, hook_file=True, python=sys.executable, run_with=(), measuring=None,
-        cwd=None,
+        cwd=None, config=None,
     ):
         directory = directory or example
         environment = {**os.environ, **(env or {})}
         environment.pop("GUNICORN_CMD_ARGS", None)
-        config = ["-c", str(directory / "gunicorn.conf.py") if cwd else "gunicorn.conf.py"]
+        if config is None:
+            config = ["-c", str(directory / "gunicorn.conf.py") if cwd else "gunicorn.conf.py"]
         if not hook_file:
             (directory / "gunicorn.conf.py").unlink(missing_ok=True)
             config = []

@@ -17,7 +17,6 @@ The configs and the small apps they serve are in tests/own_configs/.
 """
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -26,7 +25,7 @@ from collections import Counter
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ROOT, Report, Server, copy_example, wait_until
+from conftest import ROOT, Report, copy_example, wait_until
 
 OWN_CONFIGS = ROOT / "tests" / "own_configs"
 
@@ -46,7 +45,7 @@ def make_project(directory, config, form="path", modules=()):
 
     Returns the options that make gunicorn load the config.
     """
-    directory.mkdir(exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     copy_example(directory)
     # copy_example put the hook file at ./gunicorn.conf.py: the user keeps it
     # under the name their config imports.
@@ -63,25 +62,10 @@ def make_project(directory, config, form="path", modules=()):
 
 
 @pytest.fixture
-def serve():
-    """serve(directory, options, app, *args, env=...): gunicorn with 2 workers,
-    started in `directory` with exactly `options` to find its config (unlike
-    conftest's `start`, which always passes -c gunicorn.conf.py). Waits until
-    every worker has booted; stops every server at teardown."""
-    servers = []
-
-    def serve_in(directory, options, app, *args, env=None):
-        environment = {**os.environ, **(env or {})}
-        environment.pop("GUNICORN_CMD_ARGS", None)
-        measuring = environment.get("GUNICORN_COVERAGE") != "off"
-        server = Server(directory, [*options, "--workers", "2", *args, app], environment, measuring)
-        servers.append(server)
-        server.wait_for_workers(2)
-        return server
-
-    yield serve_in
-    for server in servers:
-        server.kill_everything()
+def project(tmp_path):
+    """Where a test puts a user's project: beside, not in, the copy of the
+    example that conftest's `example` fixture makes in tmp_path."""
+    return tmp_path / "project"
 
 
 def restart_workers(server):
@@ -110,14 +94,15 @@ def log_lines(server):
 # --- prometheus_client in multiprocess mode ---------------------------------
 
 
-def prometheus(project, serve, form):
+def prometheus(project, start, form):
     """The user's post_request counts each request; /metrics adds up every
     worker's count, those of the workers a HUP replaced too."""
     options = make_project(project, "prometheus_settings.py", form, ["metrics_app.py"])
     metrics_dir = project / "prometheus"
     metrics_dir.mkdir()
-    server = serve(
-        project, options, "metrics_app:app", env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    server = start(
+        directory=project, config=options, app="metrics_app:app",
+        env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
     )
     get_foo(server, 3)
     restart_workers(server)
@@ -142,13 +127,13 @@ def foo_count(server):
 # --- OpenTelemetry ------------------------------------------------------------
 
 
-def otel(project, serve, form):
+def otel(project, start, form):
     """The user's post_fork sets up tracing in each worker: every request's
     span is exported, by the worker that served it, old and new."""
     options = make_project(project, "otel_settings.py", form, ["traced_app.py"])
     # An access log that names the worker that served each request.
     access_log = ["--access-logfile", "access.log", "--access-logformat", "%(p)s %(U)s"]
-    server = serve(project, options, "traced_app:app", *access_log)
+    server = start(*access_log, directory=project, config=options, app="traced_app:app")
     old = server.workers()
     get_foo(server, 6)
     new = restart_workers(server)
@@ -205,12 +190,12 @@ EVERY_HOOK = Counter({
 })
 
 
-def run_all_hooks(project, serve, form="path", env=None):
+def run_all_hooks(project, start, form="path", env=None):
     """The all-hooks config: /foo, HUP, /foo, then INT to the master."""
     options = make_project(
         project, "all_hooks_settings.py", form, [("startup.py", "example_app/startup.py")]
     )
-    server = serve(project, options, "example_app.app:app", env=env)
+    server = start(directory=project, config=options, app="example_app.app:app", env=env)
     get_foo(server, 1)
     restart_workers(server)
     get_foo(server, 1)
@@ -228,13 +213,13 @@ def hooks_logged(server):
     )
 
 
-def all_hooks(project, serve, form):
+def all_hooks(project, start, form):
     """Every hook of the user's config logs what it logged without coverage,
     from the same process; coverage measures before the user's post_fork runs
     and saves after the user's worker_exit ran (example_app/startup.py)."""
-    measured = run_all_hooks(project / "measured", serve, form)
+    measured = run_all_hooks(project / "measured", start, form)
     off = {"GUNICORN_COVERAGE": "off"}
-    unmeasured = run_all_hooks(project / "unmeasured", serve, form, env=off)
+    unmeasured = run_all_hooks(project / "unmeasured", start, form, env=off)
     assert hooks_logged(measured) == hooks_logged(unmeasured) == EVERY_HOOK
     assert "Traceback" not in measured.log()  # No hook of coverage's failed either.
     assert measured.report() == (4, 1, "75%", "4")
@@ -249,16 +234,16 @@ SCENARIOS = {"prometheus": prometheus, "otel": otel, "all-hooks": all_hooks}
     [pytest.param(scenario, form, id=f"{scenario}-{form}")
      for scenario in SCENARIOS for form in FORMS],
 )
-def test_your_hooks_work_as_before_and_coverage_is_exact(scenario, form, tmp_path, serve):
-    SCENARIOS[scenario](tmp_path, serve, form)
+def test_your_hooks_work_as_before_and_coverage_is_exact(scenario, form, tmp_path, start):
+    SCENARIOS[scenario](tmp_path / "project", start, form)
 
 
 # --- The rest of the page --------------------------------------------------------
 
 
-def test_off_leaves_your_config_as_it_is(tmp_path, serve):
+def test_off_leaves_your_config_as_it_is(tmp_path, start):
     """GUNICORN_COVERAGE=off: add_to adds nothing, so nothing is measured or said."""
-    server = run_all_hooks(tmp_path, serve, env={"GUNICORN_COVERAGE": "off"})
+    server = run_all_hooks(tmp_path / "project", start, env={"GUNICORN_COVERAGE": "off"})
     assert hooks_logged(server) == EVERY_HOOK
     assert server.data_files() == []
     assert "coverage:" not in server.log()
@@ -275,43 +260,43 @@ def replaced_hooks_error(server, hooks):
     )]
 
 
-def test_a_hook_defined_after_add_to_is_named_in_one_line(tmp_path, serve):
-    options = make_project(tmp_path, "late_hook_settings.py", "default")
-    server = serve(tmp_path, options, "example_app.app:app")
+def test_a_hook_defined_after_add_to_is_named_in_one_line(project, start):
+    options = make_project(project, "late_hook_settings.py", "default")
+    server = start(directory=project, config=options, app="example_app.app:app")
     replaced_hooks_error(server, "post_request")
     get_foo(server, 1)  # Still serving, and measuring.
     server.stop()
     assert server.report() == (4, 1, "75%", "4")
 
 
-def test_a_late_when_ready_is_named_by_the_master_too(tmp_path, serve):
+def test_a_late_when_ready_is_named_by_the_master_too(project, start):
     """Coverage's when_ready is the hook that would have said it: on_starting,
     the first hook gunicorn calls, says it instead, once, in the master."""
-    options = make_project(tmp_path, "late_when_ready_settings.py", "default")
-    server = serve(tmp_path, options, "example_app.app:app")
+    options = make_project(project, "late_when_ready_settings.py", "default")
+    server = start(directory=project, config=options, app="example_app.app:app")
     replaced_hooks_error(server, "when_ready")
     assert "the example service is ready" in server.log()
 
 
-def test_hooks_named_by_import_path_are_loaded_as_gunicorn_loads_them(tmp_path, serve):
+def test_hooks_named_by_import_path_are_loaded_as_gunicorn_loads_them(project, start):
     """post_fork = "deploy_hooks.post_fork": add_to loads it the way gunicorn
     does, and coverage still measures before it and saves after worker_exit."""
     options = make_project(
-        tmp_path, "named_hooks_settings.py",
+        project, "named_hooks_settings.py",
         modules=["deploy_hooks.py", ("startup.py", "example_app/startup.py")],
     )
-    server = serve(tmp_path, options, "example_app.app:app")
+    server = start(directory=project, config=options, app="example_app.app:app")
     get_foo(server, 1)
     server.stop()
     assert server.report() == (4, 1, "75%", "4")
     assert server.report(file="example_app/startup.py") == (5, 0, "100%", "")
 
 
-def test_your_worker_exit_raises_and_coverage_still_saves(tmp_path, serve):
+def test_your_worker_exit_raises_and_coverage_still_saves(project, start):
     """The user's worker_exit runs first and fails (no stats agent listens);
     coverage's saves all the same, and gunicorn logs the user's exception."""
-    options = make_project(tmp_path, "stats_settings.py")
-    server = serve(tmp_path, options, "example_app.app:app")
+    options = make_project(project, "stats_settings.py")
+    server = start(directory=project, config=options, app="example_app.app:app")
     get_foo(server, 1)
     server.stop()
     log = server.log()
@@ -321,7 +306,7 @@ def test_your_worker_exit_raises_and_coverage_still_saves(tmp_path, serve):
     assert server.report() == (4, 1, "75%", "4")
 
 
-def test_add_to_measures_what_the_hook_file_measures(tmp_path, serve):
+def test_add_to_measures_what_the_hook_file_measures(tmp_path, start):
     """The same requests give the same report whether gunicorn loads the hook
     file itself (-c gunicorn.conf.py) or a user config that calls add_to."""
     on_its_own = tmp_path / "hook-file"
@@ -331,20 +316,21 @@ def test_add_to_measures_what_the_hook_file_measures(tmp_path, serve):
     added = tmp_path / "own-config"
     own_config = make_project(added, "prometheus_settings.py", modules=["metrics_app.py"])
     reports = [
-        same_requests(serve, on_its_own, ["-c", "gunicorn.conf.py"]),
-        same_requests(serve, added, own_config),
+        same_requests(start, on_its_own, ["-c", "gunicorn.conf.py"]),
+        same_requests(start, added, own_config),
     ]
     assert Report.parse(reports[0]) == (4, 0, "100%", "")
     assert Report.parse(reports[0], file="example_app/greet.py") == (4, 1, "75%", "4")
     assert reports[1] == reports[0]
 
 
-def same_requests(serve, directory, options):
+def same_requests(start, directory, options):
     """/foo and /hello?name=Ada, HUP, /bar, stop: the whole coverage report."""
     metrics_dir = directory / "prometheus"
     metrics_dir.mkdir()
-    server = serve(
-        directory, options, "metrics_app:app", env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    server = start(
+        directory=directory, config=options, app="metrics_app:app",
+        env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
     )
     assert server.curl("/foo") == "42"
     assert server.curl("/hello?name=Ada") == "Hello, Ada!"
