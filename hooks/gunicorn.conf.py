@@ -106,8 +106,7 @@ def post_fork(server, worker):
     _check_added_hooks(server.cfg, server.log)
     if MEASURE and not _unmeasured_because:
         _start_measuring()
-        core = dict(_cov.sys_info())["core"]
-        server.log.debug("coverage: measuring with the %s core", _CORE_NAMES.get(core, core))
+        server.log.debug("coverage: measuring with the %s core", _core_in_use)
 
 
 def worker_exit(server, worker):
@@ -135,7 +134,7 @@ def _coverage_with_your_settings():
 
 def _start_measuring():
     """Start a Coverage object that collects in memory: _save writes the files."""
-    global _cov, _data_file, _configured_core
+    global _cov, _data_file, _configured_core, _core_in_use
     _cov = _coverage_with_your_settings()
     # Coverage.start() creates the data file's directory even when it collects
     # in memory; _save does that instead, so that a directory that cannot be
@@ -145,16 +144,23 @@ def _start_measuring():
     # Measure the application, not this file; and an idle worker that measured
     # nothing is no mistake worth a warning.
     _cov.set_option("run:omit", [*_cov.get_option("run:omit"), __file__])
-    _cov.set_option(
-        "run:disable_warnings", [*_cov.get_option("run:disable_warnings"), "no-data-collected"]
-    )
+    quiet = ["no-data-collected"]
+    if CONTEXT_HEADER:
+        # coverage warns that sysmon's contexts may be incomplete: the Contexts
+        # part makes them complete, by re-arming sysmon at each switch.
+        quiet.append("no-sysmon-context")
+    _cov.set_option("run:disable_warnings", [*_cov.get_option("run:disable_warnings"), *quiet])
     _configured_core = _cov.get_option("run:core")  # [run] core, or COVERAGE_CORE.
     _cov.set_option("run:core", _core(_cov))
     _cov.start()
+    core = dict(_cov.sys_info())["core"]
+    _core_in_use = _CORE_NAMES.get(core, core)
 
 
 # The core that COVERAGE_CORE or [run] core asked for, or None: _core decides.
 _configured_core = None
+# The core that measures this process: "sysmon", "ctrace" or "pytrace".
+_core_in_use = None
 
 
 def _core(cov):
@@ -165,13 +171,12 @@ def _core(cov):
     (sys.monitoring, Python 3.12 and newer) stops hearing about code once it
     has seen it, so a busy server hardly slows down (docs/overhead.rst). But
     sysmon cannot measure branches before Python 3.14, follow greenlets, record
-    contexts that change while the process runs, or run file tracer plugins.
-    There, ctrace, by name: on Python 3.14 and newer coverage's own default is
-    sysmon, even with a plugin, which then measures nothing. A core the user
-    chose is used as it is.
+    coverage's own dynamic contexts (dynamic_context = test_function), or run
+    file tracer plugins. There, ctrace, by name: on Python 3.14 and newer
+    coverage's own default is sysmon, even with a plugin, which then measures
+    nothing. A core the user chose is used as it is. (Per-request contexts are
+    no reason for ctrace: the Contexts part re-arms sysmon when they change.)
     """
-    if CONTEXT_HEADER:  # Per-request contexts need a core that records them.
-        return _core_for_contexts(_configured_core)
     if _configured_core:
         return _configured_core
     sysmon_cannot = (
@@ -506,29 +511,31 @@ class Contexts:
                 exit_status=1,
             )
         server.log.info("coverage: recording each request under its %s header", CONTEXT_HEADER)
-        if _configured_core == "sysmon":
-            server.log.warning("coverage: core=sysmon cannot record contexts: measuring with ctrace")
 
     def pre_request(worker, req):
         """Worker, before each request (and after Snapshots counted it, so
-        never while a snapshot is written): switch to the request's context."""
-        if _cov is not None:
-            _cov.switch_context(_context_of(req, worker.log))
+        never while a snapshot is written): switch to the request's context,
+        if it is another than the previous request's.
 
-    def post_request(worker, req, environ, resp):
-        """Worker, after each request: back to the default context."""
-        if _cov is not None:
-            _cov.switch_context("")
+        The context stays until a request brings another one: the requests of
+        one test cost no switch. With the sysmon core a switch also re-arms
+        sys.monitoring, which reports a line only the first time it runs: a
+        line that ran under the previous context is then recorded again under
+        the new one. That costs the next request as much as a first one, so
+        it is done only when the context changes.
+        """
+        global _context
+        context = _context_of(req, worker.log)
+        if _cov is None or context == _context:
+            return
+        _cov.switch_context(context)
+        _context = context
+        if _core_in_use == "sysmon":
+            sys.monitoring.restart_events()
 
 
-def _core_for_contexts(configured):
-    """The core that measures when requests switch contexts: the configured one
-    (COVERAGE_CORE or [run] core), unless it cannot record dynamic contexts.
-
-    coverage's sysmon core (Python 3.12 and newer) records a line only the
-    first time it runs, so it cannot tell which requests ran it.
-    """
-    return "ctrace" if configured in (None, "sysmon") else configured
+# The context the worker records under now: "" is coverage's default context.
+_context = ""
 
 
 def _context_of(req, log):
@@ -598,11 +605,11 @@ class DirtyWorkers:
 
 on_starting = _in_order(on_starting, Contexts.on_starting)
 post_worker_init = _in_order(ExitOnSigterm.post_worker_init, Snapshots.post_worker_init)
-if CONTEXT_HEADER:  # Only then does a request cost the calls of a second part.
+if CONTEXT_HEADER:  # Only then does a request cost the call of a second part.
     pre_request = _in_order(Snapshots.pre_request, Contexts.pre_request)
-    post_request = _in_order(Contexts.post_request, Snapshots.post_request)
 else:
-    pre_request, post_request = Snapshots.pre_request, Snapshots.post_request
+    pre_request = Snapshots.pre_request
+post_request = Snapshots.post_request
 on_dirty_starting = DirtyWorkers.on_dirty_starting
 dirty_worker_init = DirtyWorkers.dirty_worker_init
 

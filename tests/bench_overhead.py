@@ -3,7 +3,9 @@
 Each configuration below serves the example app with gunicorn (2 sync workers)
 on loopback, while a load generator (wrk where it is installed, otherwise a
 bounded Python client) sends requests to /foo, which runs almost no measured
-code, and to /orders, which spends most of its time in measured code. Rounds
+code, and to /orders, which spends most of its time in measured code. With
+per-request contexts it sends a context header as a test suite would: the same
+value on every request, a new value every 10 requests, or on every request. Rounds
 interleave the configurations, so that a machine that slows down or speeds up
 during the run affects them all alike: each figure is a configuration's
 requests per second divided by the no-coverage baseline's in the same round,
@@ -13,15 +15,18 @@ workers for the CPUs. The hook file's own costs are timed too: a USR1 snapshot
 and a HUP until every worker's file is on disk, then `coverage combine` and
 `coverage report` on the files.
 
-The results go to docs/_static/overhead/py3XX.json, and from there to the table,
-chart and findings that docs/overhead.rst shows (`render` below; the test suite
-checks that the committed files are what `render` makes of the JSON).
+The results go to docs/_static/overhead/py3XX.json, with the git revision of the
+hook file they measured, and from there to the table, chart and findings that
+docs/overhead.rst shows (`render` below; the test suite checks that the
+committed files are what `render` makes of the JSON).
 
     python tests/bench_overhead.py [--rounds 5] [--seconds 2] [--client wrk|python]
 """
 
 import argparse
+import contextlib
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -41,7 +46,9 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import HOOK_FILE, SYSMON, Server, copy_example, process_exists, wait_until  # noqa: E402  The suite's.
+from conftest import (  # noqa: E402  The suite's.
+    HOOK_FILE, SYSMON, SYSMON_BRANCHES, Server, copy_example, process_exists, wait_until,
+)
 
 OUTPUT = ROOT / "docs" / "_static" / "overhead"
 ROUTES = {"/foo": "42", "/orders": "ada: 200 orders, 992.50"}  # Route: start of its answer.
@@ -56,6 +63,17 @@ class Config(NamedTuple):
     config_file: str = "gunicorn.conf.py"  # The hook file.
     env: dict = {}
     settings: tuple = ()  # Lines added to [run] in .coveragerc.
+    # Per-request contexts: None, no header; 0, the same header value on every
+    # request; n, a new value every n requests.
+    context_every: int | None = None
+
+
+# The ways a test suite sends the context header: (context_every, name, label).
+CONTEXT_PATTERNS = [
+    (0, "same", "the same context header on every request"),
+    (10, "10", "a new context header every 10 requests"),
+    (1, "1", "a new context header on every request"),
+]
 
 
 def configurations():
@@ -74,28 +92,56 @@ def configurations():
     configs += [
         Config("hook-pytrace", "hook file, COVERAGE_CORE=pytrace", "pytrace",
                env={"COVERAGE_CORE": "pytrace"}),
-        Config("hook-branch", "hook file, branch = True", "ctrace", settings=("branch = True",)),
+        Config("hook-branch", "hook file, branch = True",
+               "sysmon" if SYSMON_BRANCHES else "ctrace", settings=("branch = True",)),
         Config("hook-snapshots", "hook file, snapshots every 1 s", default_core,
                env={"GUNICORN_COVERAGE_SNAPSHOT_SECONDS": "1"}),
     ]
-    # Per-request contexts, where the hook file has them (it then switches contexts).
-    if "switch_context" in HOOK_FILE.read_text():
-        configs.append(Config("hook-contexts", "hook file, per-request contexts", "ctrace",
-                              env={"GUNICORN_COVERAGE_CONTEXT_HEADER": CONTEXT_HEADER}))
+    contexts = {"GUNICORN_COVERAGE_CONTEXT_HEADER": CONTEXT_HEADER}
+    for every, name, label in CONTEXT_PATTERNS:
+        configs.append(Config(f"contexts-{name}", f"hook file, {label}", default_core,
+                              env=contexts, context_every=every))
+        if SYSMON:  # What the hook file measured contexts with before it re-armed sysmon.
+            configs.append(Config(f"contexts-{name}-ctrace", f"hook file, {label}, ctrace",
+                                  "ctrace", env={**contexts, "COVERAGE_CORE": "ctrace"},
+                                  context_every=every))
     return configs
 
 
 # --- load generators --------------------------------------------------------
 
 
-def wrk(url, seconds, headers):
+def context_value(n, every):
+    """The context header's value on the n-th request (from 0)."""
+    return f"test_{n // every if every else 0}"
+
+
+# The same values as context_value, from wrk's request() (LuaJIT's Lua 5.1).
+WRK_CONTEXTS = f"""
+local every, sent = 0, 0
+function init(args) every = tonumber(args[1]) end
+function request()
+  local test = 0
+  if every > 0 then test = math.floor(sent / every) end
+  sent = sent + 1
+  wrk.headers["{CONTEXT_HEADER}"] = "test_" .. test
+  return wrk.format()
+end
+"""
+
+
+def wrk(url, seconds, context_every):
     """wrk, one thread and CONNECTIONS connections: (requests, errors, seconds)."""
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s"]
-    for header in headers:
-        command += ["-H", header]
-    out = subprocess.run(
-        [*command, url], capture_output=True, text=True, timeout=seconds + 30, check=True,
-    ).stdout
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s", url]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if context_every is not None:
+            script.write(WRK_CONTEXTS)
+            script.flush()
+            command[1:1] = ["-s", script.name]
+            command += ["--", str(context_every)]
+        out = subprocess.run(
+            command, capture_output=True, text=True, timeout=seconds + 30, check=True,
+        ).stdout
     done = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
     if not done:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
@@ -104,15 +150,18 @@ def wrk(url, seconds, headers):
     return int(done[1]), errors, elapsed
 
 
-def python_client(url, seconds, headers, max_requests=1_000_000):
+def python_client(url, seconds, context_every, max_requests=1_000_000):
     """CONNECTIONS threads, each sending one request per connection, as wrk
     does with gunicorn's sync workers (they close each connection), until
     `seconds` passed or `max_requests` were sent: (requests, errors, seconds)."""
     host, port, path = re.match(r"http://([^:/]+):(\d+)(/.*)", url).groups()
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
-        + "".join(f"{header}\r\n" for header in headers) + "\r\n"
-    ).encode()
+
+    def request(n):
+        header = ("" if context_every is None
+                  else f"{CONTEXT_HEADER}: {context_value(n, context_every)}\r\n")
+        return (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+                f"{header}\r\n").encode()
+
     counts = {"requests": 0, "errors": 0}
     lock = threading.Lock()
     start = time.monotonic()
@@ -123,10 +172,11 @@ def python_client(url, seconds, headers, max_requests=1_000_000):
             with lock:
                 if counts["requests"] >= max_requests:
                     return
+                n = counts["requests"]
                 counts["requests"] += 1
             try:
                 with socket.create_connection((host, int(port)), timeout=5) as s:
-                    s.sendall(request)
+                    s.sendall(request(n))
                     answer = b""
                     while chunk := s.recv(65536):
                         answer += chunk
@@ -221,17 +271,15 @@ def core_in_use(directory, config):
 
 def measure(directory, config, routes, seconds, load):
     """Serve `routes` under load, one after the other: what one round records."""
-    contexts = "GUNICORN_COVERAGE_CONTEXT_HEADER" in config.env
-    headers = [f"{CONTEXT_HEADER}: bench"] if contexts else []
     result = {"rps": {}, "cpu_us": {}}
     server = start(directory, config)
     try:
         workers = server.workers()
         for route in routes:
             url = server.url + route
-            python_client(url, 0.5, headers)  # Warm up: first requests cost more.
+            python_client(url, 0.5, config.context_every)  # Warm up: first requests cost more.
             cpu = cpu_seconds(workers)
-            requests, errors, elapsed = load(url, seconds, headers)
+            requests, errors, elapsed = load(url, seconds, config.context_every)
             cpu = cpu_seconds(workers) - cpu
             if errors or not requests:
                 raise RuntimeError(f"{config.name} {route}: {errors} errors in {requests} requests")
@@ -325,6 +373,7 @@ def run(rounds, seconds, client, only, show=print):
         "machine": machine(),
         "python": platform.python_version(),
         "versions": {name: metadata.version(name) for name in ("coverage", "gunicorn", "Flask")},
+        "hook_file": hook_file_measured(),
         "load_generator": (
             f"wrk {wrk_version()} (-t1 -c{CONNECTIONS})" if client == "wrk"
             else f"Python client ({CONNECTIONS} threads)"
@@ -338,6 +387,22 @@ def run(rounds, seconds, client, only, show=print):
             for c in configs
         ],
     }
+
+
+def hook_file_measured():
+    """Which hook file the figures are of: its last commit, and its content's
+    hash, which docs/conf.py compares with the hook file the docs are built from."""
+    revision = "not in a git checkout"
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        git = ["git", "-C", str(ROOT)]
+        revision = subprocess.run(
+            [*git, "log", "-1", "--format=%h (%cs)", "--", str(HOOK_FILE)],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        changed = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", str(HOOK_FILE)])
+        if changed.returncode:
+            revision += " with uncommitted changes"
+    return {"revision": revision, "sha256": hashlib.sha256(HOOK_FILE.read_bytes()).hexdigest()}
 
 
 def machine():
@@ -428,6 +493,7 @@ def setup_table(results):
     versions = results["versions"]
     rows = [
         ("Date", results["date"]),
+        ("Hook file", f"hooks/gunicorn.conf.py at revision {results['hook_file']['revision']}"),
         ("Machine", results["machine"]),
         ("Software", f"Python {results['python']}, coverage {versions['coverage']}, "
                      f"gunicorn {versions['gunicorn']}, Flask {versions['Flask']}"),
@@ -439,12 +505,18 @@ def setup_table(results):
     return "".join(csv_row(*row) for row in rows)
 
 
-def medians(results, name):
-    return [statistics.median(ratios(results, name, route)) for route in results["routes"]]
+def medians(results, name, over="baseline"):
+    return [statistics.median(ratios(results, name, route, over=over))
+            for route in results["routes"]]
+
+
+def python_version(results):
+    return tuple(int(part) for part in results["python"].split(".")[:2])
 
 
 def findings(results):
-    """What follows from the figures, in words the figures choose: an .rst fragment."""
+    """What follows from the figures, need by need, in words the figures
+    choose: an .rst fragment."""
     names = {c["name"]: c for c in results["configurations"]}
     routes = results["routes"]
 
@@ -455,11 +527,13 @@ def findings(results):
         return [statistics.median(r["cpu_us"][route] for r in names[name]["rounds"])
                 for route in routes]
 
-    python = ".".join(results["python"].split(".")[:2])
+    def core(name):
+        return f"``{names[name]['core']}``"
+
     hook, recipe = medians(results, "hook"), medians(results, "recipe")
     more_cpu = [100 * (h / b - 1) for h, b in zip(cpu("hook"), cpu("baseline"))]
     lines = [
-        f"* With its defaults the hook file measured with ``{names['hook']['core']}`` and "
+        f"* **Line coverage.** With its defaults the hook file measured with {core('hook')} and "
         f"kept {both(hook)} of the requests per second of the server without coverage; "
         f"its workers needed {more_cpu[0]:.0f}% more CPU time per request on ``{routes[0]}`` "
         f"and {more_cpu[1]:.0f}% more on ``{routes[1]}``. The bare "
@@ -469,57 +543,102 @@ def findings(results):
         ctrace = medians(results, "hook-ctrace")
         if all(s > c for s, c in zip(hook, ctrace)):
             lines.append(
-                f"* With ``ctrace`` instead, the hook file kept {both(ctrace)}. ``sysmon`` is "
-                "the cheaper core on both routes: keep the hook file's choice, and measure on "
-                "Python 3.12 and newer where the server's speed matters."
+                f"  With ``ctrace`` instead, the hook file kept {both(ctrace)}. ``sysmon`` is "
+                "the cheaper core on both routes: keep the hook file's choice."
             )
         else:
             lines.append(
-                f"* With ``ctrace`` instead, the hook file kept {both(ctrace)}: in this run "
+                f"  With ``ctrace`` instead, the hook file kept {both(ctrace)}: in this run "
                 "``sysmon`` was not the cheaper core on both routes."
             )
     else:
-        pytrace = medians(results, "hook-pytrace")
-        cheapest = all(c > p for c, p in zip(hook, pytrace))
         lines.append(
-            f"* Python {python} has no ``sys.monitoring``, so ``sysmon`` is not available"
-            + (": ``ctrace`` is the cheapest core here." if cheapest else ".")
+            f"  Python {results['python']} has no ``sys.monitoring``, so ``sysmon`` is not "
+            "available: ``ctrace`` is the fastest core here, and Python 3.12 or newer "
+            "measures faster."
         )
-    for core, hook_name, recipe_name in own_cost_pairs(results):
-        own = [statistics.median(ratios(results, hook_name, route, over=recipe_name))
-               for route in routes]
+    for pair_core, hook_name, recipe_name in own_cost_pairs(results):
+        own = medians(results, hook_name, over=recipe_name)
         lines.append(
-            f"* The hook file against the bare recipe, both with ``{core}``: it kept "
+            f"  Against the bare recipe, both with ``{pair_core}``, the hook file kept "
             f"{both(own)} of the recipe's requests per second (what it adds: the snapshot "
             "thread and the request gate)."
         )
-    for name, what in (("hook-branch", "With ``branch = True``"),
-                       ("hook-pytrace", "With ``COVERAGE_CORE=pytrace``"),
-                       ("hook-snapshots", "With a snapshot every second"),
-                       ("hook-contexts", "With per-request contexts")):
-        if name in names:
-            core = "" if "CORE" in what else f" (core ``{names[name]['core']}``)"
-            lines.append(f"* {what}{core} the hook file kept {both(medians(results, name))}.")
+    branch = medians(results, "hook-branch")
+    if names["hook-branch"]["core"] == "sysmon":
+        advice = ("``sysmon`` measures branches from Python 3.14 on, so branch coverage "
+                  "costs here about what line coverage costs.")
+    elif "hook-ctrace" in names:
+        advice = ("``sysmon`` measures branches only from Python 3.14 on: before, the hook "
+                  "file measures them with ``ctrace``. Where that is too slow, measure "
+                  "branches on Python 3.14 or newer.")
+    else:
+        advice = "Python 3.14 or newer measures branches with ``sysmon``, much faster."
+    lines.append(f"* **Branch coverage.** With ``branch = True`` the hook file measured with "
+                 f"{core('hook-branch')} and kept {both(branch)}. {advice}")
+    kept = "; ".join(f"{label}, {both(medians(results, f'contexts-{name}'))}"
+                     for _, name, label in CONTEXT_PATTERNS)
+    lines.append(f"* **Per-request contexts** (with {core('contexts-same')}). The hook "
+                 f"file kept: with {kept}.")
+    if "contexts-1-ctrace" in names:
+        ctrace = "; ".join(f"{label}, {both(medians(results, f'contexts-{name}-ctrace'))}"
+                           for _, name, label in CONTEXT_PATTERNS)
+        worst = medians(results, "contexts-1", over="contexts-1-ctrace")
+        verdict = (
+            f"even with a new value on every request ``sysmon`` served {both(worst)} times "
+            "the requests that ``ctrace`` served: keep the hook file's choice"
+            if all(w > 1 for w in worst) else
+            f"with a new value on every request ``sysmon`` served {both(worst)} times the "
+            "requests that ``ctrace`` served"
+        )
+        lines.append(f"  With ``COVERAGE_CORE=ctrace`` it kept: with {ctrace}. So {verdict}. "
+                     "``sysmon`` costs most when the value changes, because its next request "
+                     "runs as if for the first time; send one value per test, not one per "
+                     "request.")
+    lines.append(f"* **Snapshots.** With a snapshot every second ({core('hook-snapshots')}) "
+                 f"the hook file kept {both(medians(results, 'hook-snapshots'))}.")
+    lines.append(f"* **pytrace.** With ``COVERAGE_CORE=pytrace`` the hook file kept "
+                 f"{both(medians(results, 'hook-pytrace'))}: only where no other core works.")
     return "\n".join(lines) + "\n"
+
+
+def targets(results):
+    """(what, goal or None, configuration, over which): the benchmark's targets
+    on this run's Python. A goal is (">=" or ">", a ratio)."""
+    names = {c["name"] for c in results["configurations"]}
+    sysmon = python_version(results) >= (3, 12)
+    rows = [("Hook file, defaults, vs no coverage", (">=", 0.95) if sysmon else None,
+             "hook", "baseline")]
+    rows += [(f"Hook file vs bare recipe, both {core}", (">=", 0.98), hook, recipe)
+             for core, hook, recipe in own_cost_pairs(results)]
+    rows.append(("A new context header every 10 requests, vs no coverage",
+                 (">=", 0.90) if sysmon else None, "contexts-10", "baseline"))
+    if "contexts-1-ctrace" in names:
+        rows.append(("A new context header on every request, sysmon vs ctrace", (">", 1.0),
+                     "contexts-1", "contexts-1-ctrace"))
+    rows.append(("branch = True vs no coverage",
+                 (">=", 0.95) if python_version(results) >= (3, 14) else None,
+                 "hook-branch", "baseline"))
+    return rows
 
 
 def targets_table(results):
     """The benchmark's targets, met or not by the medians of this run; and the
     same ratios of requests per CPU-second, which a busy machine disturbs less."""
     routes = results["routes"]
-    sysmon = "hook-ctrace" in {c["name"] for c in results["configurations"]}
-    rows = [("Hook file, defaults, vs no coverage", ">= 0.95" if sysmon else "none",
-             "hook", "baseline")]
-    rows += [(f"Hook file vs bare recipe, both {core}", ">= 0.98", hook, recipe)
-             for core, hook, recipe in own_cost_pairs(results)]
     text = csv_row("Target", "Goal", *routes, "Met",
                    *(f"Per CPU-second, {route}" for route in routes))
-    for what, goal, name, over in rows:
-        speed = [statistics.median(ratios(results, name, r, over=over)) for r in routes]
+    for what, goal, name, over in targets(results):
+        speed = medians(results, name, over=over)
         cpu = [statistics.median(ratios(results, name, r, over=over, per="cpu")) for r in routes]
-        met = "no goal" if goal == "none" else (
-            "yes" if all(v >= float(goal.split()[1]) for v in speed) else "no")
-        text += csv_row(what, goal, *(f"{v:.2f}" for v in speed), met,
+        if goal is None:
+            shown, met = "none", "no goal"
+        else:
+            compare, threshold = goal
+            shown = f"{compare} {threshold:g}"
+            met = "yes" if all(v >= threshold if compare == ">=" else v > threshold
+                               for v in speed) else "no"
+        text += csv_row(what, shown, *(f"{v:.2f}" for v in speed), met,
                         *(f"{v:.2f}" for v in cpu))
     return text
 
@@ -586,8 +705,8 @@ def render(results):
 
 
 def print_table(results):
-    for name in ("setup", "speed", "targets", "costs"):
-        text = globals()[f"{name}_table"](results)
+    for table in (setup_table, speed_table, targets_table, costs_table):
+        text = table(results)
         rows = [re.findall(r'"((?:[^"]|"")*)"', line) for line in text.splitlines()]
         widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(len(rows[0]))]
         print()
