@@ -20,7 +20,7 @@ hook file they measured, and from there to the table, chart and findings that
 docs/overhead.rst shows (`render` below; the test suite checks that the
 committed files are what `render` makes of the JSON).
 
-    python tests/bench_overhead.py [--rounds 5] [--seconds 2] [--client wrk|python]
+    python tests/bench_overhead.py [--rounds 7] [--seconds 2] [--client wrk|python]
 """
 
 import argparse
@@ -78,13 +78,17 @@ CONTEXT_PATTERNS = [
 
 def configurations():
     default_core = "sysmon" if SYSMON else "ctrace"
+    # The bare recipe measures with coverage's default core: sysmon from Python
+    # 3.14 on (the same condition as sysmon's branches), ctrace before.
+    recipe_core = "sysmon" if SYSMON_BRANCHES else "ctrace"
     configs = [
         Config("baseline", "no coverage", "", "no-coverage.conf.py"),
-        Config("recipe", "bare recipe", "ctrace", "recipe.conf.py"),
+        Config("recipe", "bare recipe", recipe_core, "recipe.conf.py"),
     ]
-    if SYSMON:
-        configs.append(Config("recipe-sysmon", "bare recipe, COVERAGE_CORE=sysmon", "sysmon",
-                              "recipe.conf.py", {"COVERAGE_CORE": "sysmon"}))
+    if SYSMON:  # The recipe with the other core too.
+        other = "ctrace" if recipe_core == "sysmon" else "sysmon"
+        configs.append(Config(f"recipe-{other}", f"bare recipe, COVERAGE_CORE={other}", other,
+                              "recipe.conf.py", {"COVERAGE_CORE": other}))
     configs.append(Config("hook", "hook file, defaults", default_core))
     if SYSMON:
         configs.append(Config("hook-ctrace", "hook file, COVERAGE_CORE=ctrace", "ctrace",
@@ -464,7 +468,7 @@ def own_cost_pairs(results):
     """(core, hook configuration, recipe configuration) measured with the same core."""
     names = {c["name"]: c for c in results["configurations"]}
     pairs = []
-    for recipe in ("recipe", "recipe-sysmon"):
+    for recipe in ("recipe", "recipe-sysmon", "recipe-ctrace"):
         for hook in ("hook", "hook-ctrace"):
             if recipe in names and hook in names and names[recipe]["core"] == names[hook]["core"]:
                 pairs.append((names[hook]["core"], hook, recipe))
@@ -531,13 +535,16 @@ def findings(results):
         return f"``{names[name]['core']}``"
 
     hook, recipe = medians(results, "hook"), medians(results, "recipe")
-    more_cpu = [100 * (h / b - 1) for h, b in zip(cpu("hook"), cpu("baseline"))]
+    more_cpu = [
+        f"{abs(change):.0f}% {'more' if change >= 0 else 'less'}"
+        for change in (100 * (h / b - 1) for h, b in zip(cpu("hook"), cpu("baseline")))
+    ]
     lines = [
         f"* **Line coverage.** With its defaults the hook file measured with {core('hook')} and "
         f"kept {both(hook)} of the requests per second of the server without coverage; "
-        f"its workers needed {more_cpu[0]:.0f}% more CPU time per request on ``{routes[0]}`` "
-        f"and {more_cpu[1]:.0f}% more on ``{routes[1]}``. The bare "
-        f"recipe, with coverage's default core ``ctrace``, kept {both(recipe)}.",
+        f"its workers needed {more_cpu[0]} CPU time per request on ``{routes[0]}`` "
+        f"and {more_cpu[1]} on ``{routes[1]}``. The bare "
+        f"recipe, with coverage's default core {core('recipe')}, kept {both(recipe)}.",
     ]
     if "hook-ctrace" in names:
         ctrace = medians(results, "hook-ctrace")
@@ -718,7 +725,7 @@ def print_table(results):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=int, default=2, help="per route, round and configuration")
     parser.add_argument("--client", choices=["wrk", "python"],
                         default="wrk" if shutil.which("wrk") else "python")

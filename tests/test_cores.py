@@ -2,7 +2,7 @@
 
 The hook file picks coverage's sysmon core where it measures correctly (Python
 3.12 and newer; no branch measurement before Python 3.14, no greenlets, no
-changing contexts, no plugins) and ctrace otherwise; a core the user chose is
+dynamic_context, no plugins) and ctrace otherwise; a core the user chose is
 kept. Each worker logs its core at debug level.
 """
 
@@ -45,7 +45,7 @@ def cores_logged(server, workers=2):
                      id="COVERAGE_CORE-wins-over-run-core"),
         pytest.param({}, ["branch = True"], BRANCH, id="branch"),
         pytest.param({}, ["dynamic_context = test_function"], "ctrace", id="dynamic-context"),
-        pytest.param({"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Test-Name"}, [], "ctrace",
+        pytest.param({"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Test-Name"}, [], DEFAULT,
                      id="context-header"),
         pytest.param({}, ["plugins = noop_plugin"], "ctrace", id="plugins"),
     ],
