@@ -606,6 +606,15 @@ def findings(results):
                  f"the hook file kept {both(medians(results, 'hook-snapshots'))}.")
     lines.append(f"* **pytrace.** With ``COVERAGE_CORE=pytrace`` the hook file kept "
                  f"{both(medians(results, 'hook-pytrace'))}: only where no other core works.")
+    above_one = [c["label"] for c in results["configurations"][1:]
+                 if max(medians(results, c["name"])) > 1]
+    if above_one:
+        lines.append(
+            f"* {len(above_one)} of the {len(results['configurations']) - 1} configurations "
+            "kept more than 1 on a route. Measuring cannot make a server faster: such figures "
+            "show how much the machine's speed varied during the run, as the brackets in the "
+            "table do. Read the differences between configurations, not the last digit."
+        )
     return "\n".join(lines) + "\n"
 
 
