@@ -206,7 +206,7 @@ def test_sysmon_asked_for_records_contexts(start, example, asked_by):
 
 def full_report(server):
     """`coverage json --show-contexts` of every file (it combines the data files
-    first), each line's contexts in order: the report lists them as it met them."""
+    first), each line's contexts sorted: the report lists them in the order it met them."""
     out = server.coverage("json", "--show-contexts")
     assert "Wrote JSON report to coverage.json" in out, out + server.log()
     report = json.loads((server.directory / "coverage.json").read_text())["files"]
