@@ -46,7 +46,7 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import (  # noqa: E402  The suite's.
+from helpers import (  # noqa: E402  The suite's.
     HOOK_FILE, SYSMON, SYSMON_BRANCHES, Server, copy_example, process_exists, wait_until,
 )
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import coverage
 import pytest
 
-from conftest import ROOT, process_exists, wait_until
+from helpers import ROOT, process_exists, wait_until
 
 TABLE = ROOT / "docs" / "alternatives.csv"
 

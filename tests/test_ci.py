@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from transcript import ROOT, copy_of_repository, free_port
+from helpers import ROOT, copy_of_repository, free_port
 
 CI = ROOT / "docs" / "examples" / "ci"
 PAGE = ROOT / "docs" / "ci.rst"

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SYSMON, SYSMON_BRANCHES, copy_example
+from helpers import ROOT, SYSMON, SYSMON_BRANCHES, add_to_coveragerc, copy_example
 
 HEADER = {"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Coverage-Context"}
 
@@ -104,8 +104,7 @@ def test_snapshots_keep_each_requests_context(start):
 
 
 def test_a_static_context_comes_first(start, example):
-    with open(example / ".coveragerc", "a") as rc:
-        rc.write("context = ci\n")
+    add_to_coveragerc(example, "context = ci")
     server = start(env=HEADER, workers=1)
     server.curl("/foo", "--header", "X-Coverage-Context: test_app.py::test_foo")
     server.stop()
@@ -192,8 +191,7 @@ def test_sysmon_asked_for_records_contexts(start, example, asked_by):
     if asked_by == "COVERAGE_CORE":
         env["COVERAGE_CORE"] = "sysmon"
     else:
-        with open(example / ".coveragerc", "a") as rc:
-            rc.write("core = sysmon\n")
+        add_to_coveragerc(example, "core = sysmon")
     server = start("--log-level", "debug", env=env, workers=1)
     # sysmon reports a line only the first time it runs: "one" needs the re-arming.
     server.curl("/foo")
@@ -266,8 +264,7 @@ def test_sysmon_records_what_ctrace_records(start, tmp_path, branch, preload):
         directory.mkdir()
         copy_example(directory)
         if branch:
-            with open(directory / ".coveragerc", "a") as rc:
-                rc.write("branch = True\n")
+            add_to_coveragerc(directory, "branch = True")
         server = start(*preload, "--log-level", "debug", directory=directory,
                        env={**HEADER, "COVERAGE_CORE": core})
         serve_a_test_session(server)

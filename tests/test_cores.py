@@ -7,7 +7,6 @@ kept. Each worker logs its core at debug level.
 """
 
 import json
-import re
 import shutil
 import signal
 import subprocess
@@ -15,23 +14,13 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SYSMON, SYSMON_BRANCHES, Report, wait_until
+from helpers import ROOT, SYSMON, SYSMON_BRANCHES, Report, add_to_coveragerc, cores_logged
 
 DEFAULT = "sysmon" if SYSMON else "ctrace"
 BRANCH = "sysmon" if SYSMON_BRANCHES else "ctrace"
 
 NOOP_PLUGIN = "def coverage_init(reg, options):\n    pass\n"
 
-
-def cores_logged(server, workers=2):
-    """The core each worker logged that it measures with (after gunicorn's
-    "Booting worker" line, so wait for every worker's)."""
-    return wait_until(
-        lambda: found if len(
-            found := re.findall(r"coverage: measuring with the (\w+) core", server.log())
-        ) >= workers else None,
-        what=f"{workers} workers to log their core",
-    )
 
 
 @pytest.mark.parametrize(
@@ -52,8 +41,7 @@ def cores_logged(server, workers=2):
 )
 def test_the_hook_file_chooses_the_core(start, example, env, settings, core):
     (example / "noop_plugin.py").write_text(NOOP_PLUGIN)
-    with open(example / ".coveragerc", "a") as rc:
-        rc.write("".join(f"{line}\n" for line in settings))
+    add_to_coveragerc(example, *settings)
     server = start("--log-level", "debug", env=env)
     assert cores_logged(server) == [core, core]
     assert "CoverageWarning" not in server.log()  # coverage never had to overrule the choice.
@@ -61,8 +49,7 @@ def test_the_hook_file_chooses_the_core(start, example, env, settings, core):
 
 def test_gevent_concurrency_measures_with_ctrace(start, example):
     pytest.importorskip("gevent", reason="concurrency = gevent needs gevent installed")
-    with open(example / ".coveragerc", "a") as rc:
-        rc.write("concurrency = gevent\n")
+    add_to_coveragerc(example, "concurrency = gevent")
     server = start("--log-level", "debug", "--worker-class", "gevent")
     assert cores_logged(server) == ["ctrace", "ctrace"]
     assert "CoverageWarning" not in server.log()
@@ -148,8 +135,7 @@ def serve_a_django_template(start, example, env):
     """The page of tests/apps/django_page.py, measured with django_coverage_plugin."""
     shutil.copy(ROOT / "tests" / "apps" / "django_page.py", example / "example_app")
     shutil.copytree(ROOT / "tests" / "apps" / "templates", example / "example_app" / "templates")
-    with open(example / ".coveragerc", "a") as rc:
-        rc.write("plugins = django_coverage_plugin\n")
+    add_to_coveragerc(example, "plugins = django_coverage_plugin")
     server = start("--log-level", "debug", env=env, workers=1, app="example_app.django_page:app")
     assert server.curl("/?name=Ada").strip() == "Hello, Ada!"
     server.stop()

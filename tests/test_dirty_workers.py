@@ -6,14 +6,13 @@ HTTP worker imports lib.py, only the dirty worker runs its line 2. So lib.py
 is at 75% only if the dirty worker's file was written, 50% if not.
 """
 
-import os
 import re
 import signal
 import sys
 
 import pytest
 
-from conftest import process_exists, wait_until
+from helpers import process_exists, wait_until
 
 # Does a cancelled asyncio server wait for its clients' connections to close?
 # Yes on Python 3.12, and on 3.13 and 3.14 until CPython fixed it (gh-123720,
@@ -25,8 +24,11 @@ SERVER_WAITS_FOR_CLIENTS = (
 
 @pytest.fixture
 def serve_dirty(start, example, tmp_path_factory):
-    """One HTTP worker and one dirty worker running example_app.dirty:Lib."""
-    servers = []
+    """One HTTP worker and one dirty worker running example_app.dirty:Lib.
+
+    The dirty arbiter and its workers are in the master's process group: the
+    start fixture stops them with it.
+    """
 
     def serve(spec="example_app.dirty:Lib:1", *options):
         server = start(
@@ -36,7 +38,6 @@ def serve_dirty(start, example, tmp_path_factory):
             # The dirty arbiter writes its pid file in TMPDIR, named after --name.
             env={"TMPDIR": str(tmp_path_factory.mktemp("tmp"))},
         )
-        servers.append(server)
         listening = wait_until(lambda: re.search(r"Dirty worker (\d+) listening", server.log()), 20,
                                "the dirty worker")
         server.dirty_worker = int(listening[1])
@@ -44,14 +45,7 @@ def serve_dirty(start, example, tmp_path_factory):
                    "the HTTP worker and the dirty arbiter")
         return server
 
-    yield serve
-    for server in servers:
-        # The dirty workers are not the master's children: kill the master and
-        # the dirty arbiter (which would replace them) first, then them.
-        server.kill_everything()
-        for pid in re.findall(r"Spawned dirty worker \(pid: (\d+)\)", server.log()):
-            if process_exists(int(pid)):
-                os.kill(int(pid), signal.SIGKILL)
+    return serve
 
 
 def stop_everything(server, timeout=60):

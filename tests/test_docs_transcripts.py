@@ -8,7 +8,8 @@ test fails with the difference.
 
 import pytest
 
-from transcript import ROOT, copy_of_repository, free_port, read_steps, run
+from helpers import ROOT, copy_of_repository, free_port
+from transcript import read_steps, run
 
 PAGES = sorted(page for page in (ROOT / "docs").rglob("*.rst") if read_steps(page))
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, wait_until
+from helpers import ROOT, wait_until
 
 
 def refused(start, env=None):

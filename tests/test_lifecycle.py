@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import wait_until
+from helpers import wait_until
 from saved_when import documented_result
 
 

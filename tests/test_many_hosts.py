@@ -17,7 +17,7 @@ import sys
 import coverage
 import pytest
 
-from conftest import ROOT, copy_example
+from helpers import ROOT, copy_example
 
 EXAMPLES = ROOT / "docs" / "examples" / "many-hosts"
 PAGE = ROOT / "docs" / "many-hosts.rst"

@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 PAGE = ROOT / "docs" / "overhead.rst"
 spec = importlib.util.spec_from_file_location("overhead", ROOT / "tests" / "bench_overhead.py")

@@ -25,7 +25,7 @@ from collections import Counter
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ROOT, Report, copy_example, wait_until
+from helpers import ROOT, Report, copy_example, wait_until
 
 OWN_CONFIGS = ROOT / "tests" / "own_configs"
 

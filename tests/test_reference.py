@@ -17,7 +17,7 @@ import re
 import pytest
 from gunicorn.config import KNOWN_SETTINGS
 
-from conftest import HOOK_FILE, ROOT
+from helpers import HOOK_FILE, ROOT, replace_in_coveragerc
 
 REFERENCE = ROOT / "docs" / "reference.rst"
 
@@ -188,25 +188,18 @@ def test_the_page_documents_nothing_the_file_lacks():
 # --- What the page says, on real servers -----------------------------------
 
 
-def set_coveragerc(directory, old, new):
-    rc = directory / ".coveragerc"
-    text = rc.read_text()
-    assert old in text
-    rc.write_text(text.replace(old, new))
-
-
 @pytest.mark.parametrize("parallel, left", [("True", 0), ("False", 2)], ids=["parallel", "not-parallel"])
 def test_coverage_erase_removes_the_files_with_parallel(start, parallel, left):
     server = start()
     server.stop()
     assert len(server.data_files()) == 2
-    set_coveragerc(server.directory, "parallel = True", f"parallel = {parallel}")
+    replace_in_coveragerc(server.directory, "parallel = True", f"parallel = {parallel}")
     server.coverage("erase")
     assert len(server.data_files()) == left
 
 
 def test_the_hook_file_is_never_in_a_report(example, start):
-    set_coveragerc(example, "source = example_app", "")  # Measure everything.
+    replace_in_coveragerc(example, "source = example_app", "")  # Measure everything.
     server = start()
     assert server.curl("/foo") == "42"
     server.stop()

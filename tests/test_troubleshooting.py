@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import ROOT, Report
+from helpers import ROOT, Report
 
 
 def test_the_recipe_with_preload_reports_25_percent(start, example):

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from conftest import process_exists, wait_until
+from helpers import add_to_coveragerc, process_exists, wait_until
 
 
 def data_files_in(directory):
@@ -44,8 +44,7 @@ def test_with_chdir_files_land_in_that_directory(start, example, elsewhere):
 
 def test_started_elsewhere_files_land_there_and_coveragerc_is_not_read(start, example, elsewhere):
     (example / "data").mkdir()
-    with open(example / ".coveragerc", "a") as coveragerc:
-        coveragerc.write("data_file = data/.coverage\n")
+    add_to_coveragerc(example, "data_file = data/.coverage")
     server = serve_and_stop(start, "--pythonpath", str(example), cwd=elsewhere)
     # Not in data/: coverage looked for its settings in the working directory.
     assert data_files_in(example / "data") == []
@@ -62,8 +61,7 @@ def test_coverage_file_says_where_files_land(start, example, elsewhere):
 
 def test_data_file_is_relative_to_the_working_directory(start, example):
     (example / "data").mkdir()
-    with open(example / ".coveragerc", "a") as coveragerc:
-        coveragerc.write("data_file = data/.coverage\n")
+    add_to_coveragerc(example, "data_file = data/.coverage")
     server = serve_and_stop(start)
     assert data_files_in(example) == []
     assert len(data_files_in(example / "data")) == 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import ROOT, SYSMON, wait_until
+from helpers import ROOT, SYSMON, wait_until
 
 PAGE = ROOT / "docs" / "worker-classes.rst"
 APPS = ROOT / "tests" / "apps"

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, SYSMON, SYSMON_BRANCHES
+from helpers import ROOT, SYSMON, SYSMON_BRANCHES, cores_used
 
 OPTIONS = {
     "sync": (),
@@ -63,18 +63,13 @@ def start_measured(start, example, core, worker_class, branch=False, wait=True):
     return start(*OPTIONS[worker_class], workers=1, env=env, wait=wait)
 
 
-def cores_used(example):
-    lines = (example / "debug.txt").read_text().splitlines()
-    return {line.split("=")[1] for line in lines if line.startswith("core.py: Using core=")}
-
-
 @pytest.mark.parametrize(("core", "worker_class", "branch"), CASES)
 def test_the_core_that_measures_the_workers(start, example, core, worker_class, branch):
     server = start_measured(start, example, core, worker_class, branch)
     assert server.curl("/foo") == "42"
     server.stop()
     used, reason = expected(core, worker_class, branch)
-    assert cores_used(example) == {used}  # The master's and the worker's.
+    assert cores_used(example / "debug.txt") == {used}  # The master's and the worker's.
     warning = f"Can't use core=sysmon: {reason}, using default core (no-sysmon)"
     assert (warning in server.log()) == (reason is not None)
     stmts, missed, *_ = server.report()

@@ -18,9 +18,7 @@ command with its real output: ``python tests/transcript.py docs/walkthrough.rst`
 
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import copy_of_repository, free_port
+
 DOCUMENTED_PORT = 8000
 DONE = "__transcript_command_done__"
 
@@ -250,21 +249,6 @@ def _difference(step, expected, actual):
     )
 
 
-def copy_of_repository(directory):
-    """What a reader has after cloning: the example, the hook file, the example
-    files that the docs show, the settings."""
-    directory = Path(directory)
-    for name in ("example_app", "hooks", "docs/examples"):
-        shutil.copytree(ROOT / name, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in (".coveragerc", "requirements.txt"):
-        shutil.copy(ROOT / name, directory / name)
-    return directory
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main(page):

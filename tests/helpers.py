@@ -1,0 +1,296 @@
+"""What the tests share that is not a fixture: paths, free ports, bounded
+waits, processes, the `Server` class, editing .coveragerc and reading the
+coverage core in use. conftest.py holds the fixtures.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import typing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOK_FILE = ROOT / "hooks" / "gunicorn.conf.py"
+
+# What coverage's sysmon core can do on this Python (docs/reference.rst, "What
+# differs by Python version"): exist (sys.monitoring), and measure branches.
+SYSMON = hasattr(sys, "monitoring")  # Python 3.12 and newer.
+SYSMON_BRANCHES = sys.version_info >= (3, 14)
+
+
+def free_port():
+    """A TCP port that no one listens on now, chosen by the kernel."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout=10.0, what="the condition"):
+    """Poll `condition` until it returns something true; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def copy_example(directory):
+    """Put the bundled example where a test can run it: app, .coveragerc, hooks."""
+    shutil.copytree(ROOT / "example_app", directory / "example_app")
+    shutil.copy(ROOT / ".coveragerc", directory / ".coveragerc")
+    shutil.copy(HOOK_FILE, directory / "gunicorn.conf.py")
+
+
+def copy_of_repository(directory):
+    """What a reader has after cloning: the example, the hook file, the example
+    files that the docs show, the settings."""
+    directory = Path(directory)
+    for name in ("example_app", "hooks", "docs/examples"):
+        shutil.copytree(ROOT / name, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in (".coveragerc", "requirements.txt"):
+        shutil.copy(ROOT / name, directory / name)
+    return directory
+
+
+def add_to_coveragerc(directory, *lines):
+    """Append settings to the [run] section, the last one of the example's .coveragerc."""
+    with open(directory / ".coveragerc", "a") as rc:
+        rc.write("".join(f"{line}\n" for line in lines))
+
+
+def replace_in_coveragerc(directory, old, new):
+    rc = directory / ".coveragerc"
+    text = rc.read_text()
+    assert old in text, f"{old!r} is not in {rc}"
+    rc.write_text(text.replace(old, new))
+
+
+def cores_logged(server, workers=2):
+    """The core each worker logged that it measures with (at debug level, after
+    gunicorn's "Booting worker" line, so wait for every worker's)."""
+    return wait_until(
+        lambda: found if len(
+            found := re.findall(r"coverage: measuring with the (\w+) core", server.log())
+        ) >= workers else None,
+        what=f"{workers} workers to log their core",
+    )
+
+
+def cores_used(debug_file):
+    """The cores that coverage's own debug output (COVERAGE_DEBUG=core) says it used."""
+    lines = Path(debug_file).read_text().splitlines()
+    return {line.split("=")[1] for line in lines if line.startswith("core.py: Using core=")}
+
+
+# Reading /proc/<pid>/... of a process that is gone: no such file, or, if it was
+# reaped between the open and the read, ESRCH.
+PROCESS_GONE = (FileNotFoundError, ProcessLookupError)
+
+
+def process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has exited; it only waits for its parent to read its status.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except PROCESS_GONE:
+        return False
+
+
+def handles_its_signals(pid):
+    """Has this gunicorn worker installed its own signal handlers?
+
+    Until it has, it runs the master's handlers, which it inherited at the fork:
+    a TERM sent then is lost, and the master waits its graceful timeout (30 s)
+    for the worker. Every worker class first resets the master's SIGHUP handler.
+    A worker that has exited (a zombie, not yet reaped) handles nothing.
+    """
+    if not process_exists(pid):
+        return False
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except PROCESS_GONE:
+        return False
+    caught = int(status.split("SigCgt:")[1].split()[0], 16)
+    return not caught & (1 << (signal.SIGHUP - 1))
+
+
+def children_of(pid):
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except PROCESS_GONE:
+        return []
+
+
+class Report(typing.NamedTuple):
+    statements: int
+    missed: int
+    cover: str
+    missing: str
+
+    @classmethod
+    def parse(cls, report_output, file="example_app/lib.py"):
+        """The row of `file` in `coverage report --show-missing`."""
+        for line in report_output.splitlines():
+            if line.startswith(file + " "):
+                _, statements, missed, cover, *missing = line.split(maxsplit=4)
+                return cls(int(statements), int(missed), cover, " ".join(missing))
+        raise AssertionError(f"no {file} row in the report:\n{report_output}")
+
+
+class Server:
+    """A gunicorn master with its workers, started by conftest's `start` fixture.
+
+    The master starts a process group of its own, which its workers, dirty
+    arbiter and dirty workers share: the teardown stops them all at once.
+    """
+
+    def __init__(
+        self, directory, args, env, measuring=True, python=sys.executable, run_with=(), cwd=None
+    ):
+        self.directory = directory
+        self.measuring = measuring
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = directory / "gunicorn.log"
+        self.pid_file = directory / "gunicorn.pid"
+        command = [
+            python, *run_with, "-m", "gunicorn",
+            "--bind", f"127.0.0.1:{self.port}",
+            "--pid", str(self.pid_file),
+            "--no-control-socket",
+            *args,
+        ]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=cwd or directory, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid = self.process.pid
+        self._seen_workers = set()
+
+    # --- what tests do with a server -------------------------------------
+
+    def curl(self, path, *options, check=True):
+        """The real curl binary; returns the response body.
+
+        With check=False a failed request is no error (and returns "").
+        """
+        done = subprocess.run(
+            ["curl", "--silent", "--show-error", "--fail", "--max-time", "10",
+             *options, self.url + path],
+            capture_output=True, text=True, timeout=15,
+        )
+        if check:
+            assert done.returncode == 0, f"curl {path}: {done.stderr}"
+        return done.stdout
+
+    def status(self, path, *options):
+        """The HTTP status code that the real curl gets, whatever it is."""
+        return int(self.curl(path, "--no-fail", "--output", "/dev/null",
+                             "--write-out", "%{http_code}", *options))
+
+    def send(self, sig):
+        os.kill(self.pid, sig)
+
+    def send_to_worker(self, pid, sig):
+        assert pid in self.workers(), f"{pid} is not a worker of this server"
+        os.kill(pid, sig)
+
+    def workers(self):
+        pids = children_of(self.pid)
+        self._seen_workers.update(pids)
+        return pids
+
+    def wait_for_workers(self, count, timeout=15):
+        def booted_workers():
+            pids = self.workers()
+            return pids if len(pids) == count and self.booted(pids) else None
+
+        return wait_until(booted_workers, timeout, f"{count} booted workers")
+
+    def booted(self, pids):
+        """Has each worker booted, and (if measuring) started to measure?"""
+        log = self.log()
+        ready = "coverage: measuring this worker" if self.measuring else "Booting worker"
+        return all(
+            f"[{pid}] [INFO] {ready}" in log and handles_its_signals(pid) for pid in pids
+        )
+
+    def wait_for_exit(self, pids, timeout=15):
+        """Wait until these processes are gone: whatever they saved is on disk."""
+        wait_until(lambda: not any(process_exists(p) for p in pids), timeout, f"{pids} to exit")
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def data_files(self):
+        return sorted(p.name for p in self.directory.glob(".coverage.*"))
+
+    def wait_for_data_files(self, count, timeout=10):
+        def enough_files():
+            files = self.data_files()
+            return files if len(files) >= count else None
+
+        return wait_until(enough_files, timeout, f"{count} data files in {self.directory}")
+
+    def coverage(self, *args):
+        """Run the real coverage command line in the server's directory."""
+        done = subprocess.run(
+            [sys.executable, "-m", "coverage", *args],
+            cwd=self.directory, capture_output=True, text=True, timeout=60,
+        )
+        return done.stdout + done.stderr
+
+    def report(self, *args, file="example_app/lib.py"):
+        """`coverage report --show-missing` for `file`, keeping the data files.
+
+        Returns a Report: statements, missed, cover ("75%") and missing ("4").
+        """
+        out = self.coverage("report", "--keep-combined", "--show-missing", *args, file)
+        return Report.parse(out, file)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stop the master with `sig` and wait until it and its workers are gone."""
+        self.workers()
+        if self.process.poll() is None:
+            self.send(sig)
+        self.process.wait(timeout=timeout)
+        self.wait_for_exit(self._seen_workers, timeout)
+
+    def kill_everything(self):
+        """Teardown: whatever is left of this server, by process group (a
+        daemon's master, whose pid replaced ours, has a group of its own)."""
+        groups = {self.process.pid}
+        try:
+            groups.add(os.getpgid(self.pid))
+        except ProcessLookupError:
+            pass
+        for group in groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait(timeout=10)
+
+
+def list_table(header, rows, widths, title=""):
+    """A reST list-table, for the docs' tables that cog writes from the tests'
+    expected values (test_generated_tables.py). Blank lines around it keep it
+    apart from cog's markers, which are reST comments."""
+    lines = [f".. list-table:: {title}".rstrip(), "   :header-rows: 1", f"   :widths: {' '.join(map(str, widths))}", ""]
+    for row in [header, *rows]:
+        assert len(row) == len(header), f"{row} has not {len(header)} cells"
+        for n, cell in enumerate(row):
+            lines.append(("   * - " if n == 0 else "     - ") + cell)
+    return "\n" + "\n".join(lines) + "\n\n"

@@ -1,0 +1,29 @@
+"""The docs' results tables are what the tests' expected values say.
+
+Each table is written by cog (https://cog.readthedocs.io) from the expected
+values that live next to the tests that prove them, between ``.. [[[cog``
+and ``.. [[[end]]]`` in the page. Edit a cell by hand, or an expected value
+without writing the pages again, and this test fails. To write them again::
+
+    tox -e cog
+"""
+
+import cogapp
+import pytest
+
+from helpers import ROOT
+
+PAGES = sorted(page for page in (ROOT / "docs").glob("*.rst") if "[[[cog" in page.read_text())
+
+
+def test_the_tables_have_a_page_each():
+    assert PAGES, "no docs page has a cog table"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.stem)
+def test_the_table_is_what_the_tests_expect(page, capsys):
+    status = cogapp.Cog().main(["cog", "--check", "-I", str(ROOT / "tests"), str(page)])
+    assert status == 0, (
+        f"docs/{page.name} is not what the tests' expected values give "
+        f"(run `tox -e cog` to write it again):\n{capsys.readouterr().out}"
+    )
