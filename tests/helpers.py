@@ -292,5 +292,7 @@ def list_table(header, rows, widths, title=""):
     for row in [header, *rows]:
         assert len(row) == len(header), f"{row} has not {len(header)} cells"
         for n, cell in enumerate(row):
-            lines.append(("   * - " if n == 0 else "     - ") + cell)
+            first, *more = cell.splitlines() or [""]
+            lines.append(("   * - " if n == 0 else "     - ") + first)
+            lines.extend(f"       {line}" if line else "" for line in more)
     return "\n" + "\n".join(lines) + "\n\n"
