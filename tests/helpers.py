@@ -17,10 +17,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_FILE = ROOT / "hooks" / "gunicorn.conf.py"
 
-# What coverage's sysmon core can do on this Python (docs/reference.rst, "What
+PYTHON = sys.version_info[:2]
+
+
+# What coverage's sysmon core can do on a Python (docs/reference.rst, "What
 # differs by Python version"): exist (sys.monitoring), and measure branches.
-SYSMON = hasattr(sys, "monitoring")  # Python 3.12 and newer.
-SYSMON_BRANCHES = sys.version_info >= (3, 14)
+def has_sysmon(python=PYTHON):
+    return python >= (3, 12)
+
+
+def sysmon_measures_branches(python=PYTHON):
+    return python >= (3, 14)
+
+
+SYSMON = has_sysmon()
+SYSMON_BRANCHES = sysmon_measures_branches()
 
 
 def free_port():
@@ -284,15 +295,18 @@ class Server:
         self.process.wait(timeout=10)
 
 
-def list_table(header, rows, widths, title=""):
+def list_table(header, rows, widths, title="", stub_columns=0):
     """A reST list-table, for the docs' tables that cog writes from the tests'
     expected values (test_generated_tables.py). Blank lines around it keep it
     apart from cog's markers, which are reST comments."""
-    lines = [f".. list-table:: {title}".rstrip(), "   :header-rows: 1", f"   :widths: {' '.join(map(str, widths))}", ""]
+    lines = [f".. list-table:: {title}".rstrip(), "   :header-rows: 1"]
+    if stub_columns:
+        lines.append(f"   :stub-columns: {stub_columns}")
+    lines += [f"   :widths: {' '.join(map(str, widths))}", ""]
     for row in [header, *rows]:
         assert len(row) == len(header), f"{row} has not {len(header)} cells"
         for n, cell in enumerate(row):
             first, *more = cell.splitlines() or [""]
-            lines.append(("   * - " if n == 0 else "     - ") + first)
+            lines.append((("   * - " if n == 0 else "     - ") + first).rstrip())
             lines.extend(f"       {line}" if line else "" for line in more)
     return "\n" + "\n".join(lines) + "\n\n"

@@ -14,10 +14,29 @@ import sys
 
 import pytest
 
-from helpers import ROOT, SYSMON, SYSMON_BRANCHES, Report, add_to_coveragerc, cores_logged
+from helpers import (
+    PYTHON, ROOT, SYSMON, SYSMON_BRANCHES, Report, add_to_coveragerc, cores_logged, has_sysmon,
+    sysmon_measures_branches,
+)
 
-DEFAULT = "sysmon" if SYSMON else "ctrace"
-BRANCH = "sysmon" if SYSMON_BRANCHES else "ctrace"
+
+
+def hook_file_core(python=PYTHON, branch=False, needs_ctrace=False):
+    """The core the hook file picks on `python` unless the user chose one.
+    `needs_ctrace`: plugins, a dynamic_context or concurrency = gevent, which
+    sysmon cannot measure."""
+    if needs_ctrace or not has_sysmon(python) or (branch and not sysmon_measures_branches(python)):
+        return "ctrace"
+    return "sysmon"
+
+
+def coverages_own_default_core(python=PYTHON):
+    return "sysmon" if python >= (3, 14) else "ctrace"
+
+
+DEFAULT = hook_file_core()
+BRANCH = hook_file_core(branch=True)
+CTRACE_NEEDED = hook_file_core(needs_ctrace=True)
 
 NOOP_PLUGIN = "def coverage_init(reg, options):\n    pass\n"
 
@@ -33,10 +52,10 @@ NOOP_PLUGIN = "def coverage_init(reg, options):\n    pass\n"
         pytest.param({"COVERAGE_CORE": "ctrace"}, ["core = pytrace"], "ctrace",
                      id="COVERAGE_CORE-wins-over-run-core"),
         pytest.param({}, ["branch = True"], BRANCH, id="branch"),
-        pytest.param({}, ["dynamic_context = test_function"], "ctrace", id="dynamic-context"),
+        pytest.param({}, ["dynamic_context = test_function"], CTRACE_NEEDED, id="dynamic-context"),
         pytest.param({"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Test-Name"}, [], DEFAULT,
                      id="context-header"),
-        pytest.param({}, ["plugins = noop_plugin"], "ctrace", id="plugins"),
+        pytest.param({}, ["plugins = noop_plugin"], CTRACE_NEEDED, id="plugins"),
     ],
 )
 def test_the_hook_file_chooses_the_core(start, example, env, settings, core):
@@ -51,7 +70,7 @@ def test_gevent_concurrency_measures_with_ctrace(start, example):
     pytest.importorskip("gevent", reason="concurrency = gevent needs gevent installed")
     add_to_coveragerc(example, "concurrency = gevent")
     server = start("--log-level", "debug", "--worker-class", "gevent")
-    assert cores_logged(server) == ["ctrace", "ctrace"]
+    assert cores_logged(server) == [CTRACE_NEEDED, CTRACE_NEEDED]
     assert "CoverageWarning" not in server.log()
     server.curl("/foo")
     server.stop()
@@ -176,4 +195,5 @@ def test_coverages_own_default_core():
         "print(dict(cov.sys_info())['core']); cov.stop()"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-    assert done.stdout.split() == ["SysMonitor" if SYSMON_BRANCHES else "CTracer"], done.stderr
+    class_name = {"sysmon": "SysMonitor", "ctrace": "CTracer"}[coverages_own_default_core()]
+    assert done.stdout.split() == [class_name], done.stderr

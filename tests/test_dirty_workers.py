@@ -15,11 +15,38 @@ import pytest
 from helpers import process_exists, wait_until
 
 # Does a cancelled asyncio server wait for its clients' connections to close?
-# Yes on Python 3.12, and on 3.13 and 3.14 until CPython fixed it (gh-123720,
-# in 3.13.15 and 3.14.7): a dirty worker then waits for its dirty arbiter.
-SERVER_WAITS_FOR_CLIENTS = (
-    (3, 12) <= sys.version_info < (3, 13, 15) or (3, 14) <= sys.version_info < (3, 14, 7)
-)
+# Yes on Python 3.12, and on 3.13 and 3.14 until CPython fixed it (gh-123720):
+# a dirty worker then waits for its dirty arbiter. For each Python that waits,
+# the first release with the fix (None: no release of 3.12 has it).
+ASYNCIO_WAITS_UNTIL = {(3, 12): None, (3, 13): (3, 13, 15), (3, 14): (3, 14, 7)}
+
+
+def server_waits_for_clients(release=sys.version_info[:3]):
+    if release[:2] not in ASYNCIO_WAITS_UNTIL:
+        return False
+    fixed_in = ASYNCIO_WAITS_UNTIL[release[:2]]
+    return fixed_in is None or release < fixed_in
+
+
+SERVER_WAITS_FOR_CLIENTS = server_waits_for_clients()
+LOSES = "saves only if the master gives up before the dirty arbiter"
+
+
+def when_it_saves(pythons):
+    """What a dirty worker that served does when gunicorn stops, on the
+    releases of these Pythons, (3, x): [(the first release it does it on, what)]."""
+    changes = []
+    for python in pythons:
+        if python not in ASYNCIO_WAITS_UNTIL:
+            steps = [(python, "saves")]
+        elif ASYNCIO_WAITS_UNTIL[python] is None:
+            steps = [(python, LOSES)]
+        else:
+            steps = [(python, LOSES), (ASYNCIO_WAITS_UNTIL[python], "saves")]
+        for release, what in steps:
+            if not changes or changes[-1][1] != what:
+                changes.append((release, what))
+    return changes
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
 """docs/reference.rst documents the whole hook file, and what it says holds.
 
-The first tests read the hook file (without running it) and the page: every
-gunicorn hook the file defines and every GUNICORN_COVERAGE* variable it reads
-has its section on the page, the page has no section for anything the file
-lacks, and the file defines no function that gunicorn would silently ignore
-(a misspelt hook is never called, and nothing says so).
+The page's index of hooks and of environment variables is written from the
+hook file (read without running it) by `hooks_index` and `variables_index`
+below, and links each one to its section; the tests check that every section
+is linked, that every line the file logs is on the page, and that the file
+defines no function that gunicorn would silently ignore (a misspelt hook is
+never called, and nothing says so).
 
 The others start real servers to check what the page says that no other test
 covers (test_errors.py checks the refusals, the failed snapshot, GUNICORN_COVERAGE=off
@@ -17,12 +18,15 @@ import re
 import pytest
 from gunicorn.config import KNOWN_SETTINGS
 
-from helpers import HOOK_FILE, ROOT, replace_in_coveragerc
+from helpers import HOOK_FILE, ROOT, list_table, replace_in_coveragerc
+from test_cores import coverages_own_default_core, hook_file_core
+from test_dirty_workers import when_it_saves
 
 REFERENCE = ROOT / "docs" / "reference.rst"
 
-# gunicorn's own list of the functions it calls from a configuration file.
-GUNICORN_HOOKS = {s.name for s in KNOWN_SETTINGS if s.section.endswith("Hooks")}
+# gunicorn's own list of the functions it calls from a configuration file, in
+# gunicorn's order.
+GUNICORN_HOOKS = [s.name for s in KNOWN_SETTINGS if s.section.endswith("Hooks")]
 GUNICORN_SETTINGS = {s.name for s in KNOWN_SETTINGS}
 
 
@@ -69,6 +73,29 @@ def environment_variables(tree):
     })
 
 
+def parts_of(tree, hook):
+    """Which parts of the file join in `hook`: "the core" for its plain
+    function, then the classes whose method the end of the file assembles
+    into it (in both branches of an `if`)."""
+    parts = []
+
+    def assembled(body):
+        for node in body:
+            if isinstance(node, ast.FunctionDef) and node.name == hook:
+                parts.append("the core")
+            elif isinstance(node, ast.If):
+                assembled(node.body + node.orelse)
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == hook for t in node.targets
+            ):
+                for part in ast.walk(node.value):
+                    if isinstance(part, ast.Attribute) and part.attr == hook:
+                        parts.append(f"``{part.value.id}``")
+
+    assembled(tree.body)
+    return list(dict.fromkeys(parts))
+
+
 def sections(prefix):
     """{name: title} of every section of the page labelled `.. _<prefix>-<name>:`."""
     lines = REFERENCE.read_text().splitlines()
@@ -87,13 +114,26 @@ def sections(prefix):
 HOOK_TREE = ast.parse(HOOK_FILE.read_text())
 FUNCTIONS = [name for name in public_functions(HOOK_TREE) if name not in MECHANISM]
 # Every hook gunicorn reads from the file, defined or assembled at top level.
-HOOKS = sorted(top_level_names(HOOK_TREE) & GUNICORN_HOOKS)
+HOOKS = [name for name in GUNICORN_HOOKS if name in top_level_names(HOOK_TREE)]
 VARIABLES = environment_variables(HOOK_TREE)
 
 
+def hooks_index():
+    """The page's table of the hooks the file defines, in gunicorn's order."""
+    rows = [[f":ref:`hook-{name}`", ", ".join(parts_of(HOOK_TREE, name))] for name in HOOKS]
+    return list_table(["Hook", "Defined by"], rows, [40, 60])
+
+
+def variables_index():
+    links = [f":ref:`env-{name.lower()}`" for name in VARIABLES]
+    return f"\nThe file reads {len(links)} variables: {', '.join(links)}.\n\n"
+
+
 def test_the_lists_come_from_the_real_files():
-    assert {"post_fork", "worker_exit", "post_request"} <= GUNICORN_HOOKS
+    assert {"post_fork", "worker_exit", "post_request"} <= set(GUNICORN_HOOKS)
     assert {"post_fork", "worker_exit", "pre_request"} <= set(HOOKS)
+    assert parts_of(HOOK_TREE, "pre_request") == ["``Snapshots``", "``Contexts``"]
+    assert parts_of(HOOK_TREE, "on_starting") == ["the core", "``Contexts``"]
     assert "GUNICORN_COVERAGE" in VARIABLES
     assert any(re.fullmatch(p, "coverage: wrote .coverage.h.pid1.X2x") for p in MESSAGES)
     assert sections("hook") and sections("env")
@@ -109,26 +149,23 @@ def test_gunicorn_knows_the_hook(name):
 
 def test_the_file_sets_no_gunicorn_setting_but_hooks():
     # The page says every gunicorn option works as usual with the file.
-    settings = (top_level_names(HOOK_TREE) & GUNICORN_SETTINGS) - GUNICORN_HOOKS
+    settings = (top_level_names(HOOK_TREE) & GUNICORN_SETTINGS) - set(GUNICORN_HOOKS)
     assert not settings, f"the hook file overrides gunicorn settings: {sorted(settings)}"
 
 
-@pytest.mark.parametrize("name", HOOKS)
-def test_the_hook_is_documented(name):
-    title = sections("hook").get(name)
-    assert title == f"``{name}``", (
-        f"docs/reference.rst needs a section for the hook {name}: "
-        f"a line `.. _hook-{name}:`, then the title ``{name}`` with its underline"
+@pytest.mark.parametrize("prefix", ["hook", "env"])
+def test_every_section_is_in_the_index_and_the_index_has_every_section(prefix):
+    """The index (written from the hook file) links `:ref:`<prefix>-<name>``;
+    a section is a label, then the name as its title."""
+    linked = set(re.findall(rf":ref:`{prefix}-(\w+)`", REFERENCE.read_text()))
+    documented = sections(prefix)
+    assert set(documented) == linked, (
+        f"docs/reference.rst: sections without an index entry: {set(documented) - linked}; "
+        f"index entries without a section (a line `.. _{prefix}-<name>:`, then the title): "
+        f"{linked - set(documented)}"
     )
-
-
-@pytest.mark.parametrize("name", VARIABLES)
-def test_the_environment_variable_is_documented(name):
-    title = sections("env").get(name.lower())
-    assert title == f"``{name}``", (
-        f"docs/reference.rst needs a section for {name}: "
-        f"a line `.. _env-{name.lower()}:`, then the title ``{name}`` with its underline"
-    )
+    for name, title in documented.items():
+        assert title.lower() == f"``{name}``", f"the section .. _{prefix}-{name}: has the title {title}"
 
 
 def messages(tree):
@@ -170,7 +207,7 @@ def test_the_message_is_documented(pattern):
 
 def test_the_file_assembles_every_hook_it_defines():
     # A hook of an optional part that the end of the file does not assemble is never called.
-    assert sorted(FUNCTIONS) == HOOKS
+    assert sorted(FUNCTIONS) == sorted(HOOKS)
 
 
 @pytest.mark.parametrize("name", MECHANISM)
@@ -180,9 +217,58 @@ def test_the_mechanism_is_documented(name):
     assert f"``gunicorn_coverage.{name}(config)``" in section
 
 
-def test_the_page_documents_nothing_the_file_lacks():
-    assert sorted(sections("hook")) == sorted(HOOKS)
-    assert sorted(sections("env")) == sorted(name.lower() for name in VARIABLES)
+# --- What differs by Python version ----------------------------------------
+# The table of the page's "What differs by Python version", written from the
+# expected values of the tests that prove each row on the Python they run on.
+
+COLUMNS = {
+    "Python 3.11": [(3, 11)],
+    "Python 3.12 and 3.13": [(3, 12), (3, 13)],
+    "Python 3.14 and 3.15": [(3, 14), (3, 15)],
+}
+
+
+def per_python(value):
+    """One cell per column: `value(python)`, or each Python's where they differ."""
+    cells = []
+    for pythons in COLUMNS.values():
+        values = [value(python) for python in pythons]
+        if len(set(values)) == 1:
+            cells.append(values[0])
+        else:
+            cells.append("; ".join(f"{major}.{minor}: {v}" for (major, minor), v in zip(pythons, values)))
+    return cells
+
+
+def gevent_overlap(python):
+    """test_worker_classes.py's concurrency-thread-default-core case: right where the
+    hook file's core for gevent workers without concurrency = gevent is sysmon."""
+    return "right" if hook_file_core(python) == "sysmon" else "wrong: lines counted in the wrong file"
+
+
+def dirty_worker(pythons):
+    changes = [(".".join(map(str, release)), what) for release, what in when_it_saves(pythons)]
+    if len(changes) == 1:
+        return changes[0][1]
+    (_, before), (fixed_in, after) = changes
+    return f"before {fixed_in}: {before}; {fixed_in} and newer: {after}"
+
+
+def pythons_table():
+    rows = [
+        ("coverage's own default core", lambda p: f"``{coverages_own_default_core(p)}``"),
+        ("The hook file's core, unless you choose one (:ref:`ref-core`), also\nwith per-request contexts",
+         lambda p: f"``{hook_file_core(p)}``"),
+        ("... with ``branch = True``", lambda p: f"``{hook_file_core(p, branch=True)}``"),
+        ("... with ``plugins``, a ``dynamic_context`` or ``concurrency = gevent``",
+         lambda p: f"``{hook_file_core(p, needs_ctrace=True)}``"),
+        ("``gevent`` workers without ``concurrency = gevent``, requests that\noverlap "
+         "(:ref:`worker-classes-gevent`)", gevent_overlap),
+    ]
+    dirty = ["A dirty worker that served a request, when gunicorn stops\n(:ref:`worker-classes-dirty`)",
+             *(dirty_worker(pythons) for pythons in COLUMNS.values())]
+    return list_table(["", *COLUMNS], [*([what, *per_python(value)] for what, value in rows), dirty],
+                      [34, 22, 22, 22], stub_columns=1)
 
 
 # --- What the page says, on real servers -----------------------------------
