@@ -1,30 +1,36 @@
 """The hook file, `coverage run`, and COVERAGE_PROCESS_START, side by side.
 
 docs/alternatives.rst shows what each way of measuring gunicorn gives on the
-same example and the same events, in a table read from a CSV file next to the
-page. Every cell of that table is observed here: each test runs one approach
-through one event on a real gunicorn server (real curl, real signals, the real
-coverage command line) and compares what it saw with the cells of that
-approach's column, failing with the difference. A cell no test observes fails
-test_every_cell_is_observed.
+same example and the same events, in a table that cog writes from EVENTS below
+(docs_table). Every cell of that table is observed here: each test runs one
+approach through one event on a real gunicorn server (real curl, real signals,
+the real coverage command line) and compares what it saw with that event's rows
+in that approach's column, failing with the difference. The table has no other
+cells: its rows are the events' rows, and each row holds one expected value per
+approach (PerApproach), the approaches the tests are parametrized with.
 """
 
 import csv
+import io
 import os
 import re
 import signal
 import subprocess
 import sys
-from collections import Counter
+import textwrap
+from collections import Counter, namedtuple
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import coverage
 import pytest
 
 from helpers import ROOT, process_exists, wait_until
 
-TABLE = ROOT / "docs" / "alternatives.csv"
+# One of something per approach, in the order of the table's columns: the
+# approaches themselves, and each row's expected cells.
+PerApproach = namedtuple("PerApproach", "hook_file coverage_run patch_fork process_start")
 
 
 @dataclass
@@ -37,14 +43,14 @@ class Approach:
 
 
 COVERAGE_RUN = ("-m", "coverage", "run")
-APPROACHES = {
-    "hook-file": Approach("hook file", hook_file=True),
-    "coverage-run": Approach("coverage run", run_with=COVERAGE_RUN),
-    "patch-fork": Approach(
+APPROACHES = PerApproach(
+    hook_file=Approach("hook file", hook_file=True),
+    coverage_run=Approach("coverage run", run_with=COVERAGE_RUN),
+    patch_fork=Approach(
         "patch = fork", run_with=COVERAGE_RUN, coveragerc="patch-fork.coveragerc",
     ),
-    "process-start": Approach("COVERAGE_PROCESS_START", process_start=True),
-}
+    process_start=Approach("COVERAGE_PROCESS_START", process_start=True),
+)
 
 
 # --- the events, and what each one observes ----------------------------------
@@ -138,64 +144,85 @@ def after_gthread(server):
 ACCESS_LOG = ("--access-logfile", "access.log", "--access-logformat", "%(p)s %(U)s")
 
 
+class Row(NamedTuple):
+    label: str  # The table's row heading.
+    expected: PerApproach  # What each approach measures: the row's cells.
+
+
 @dataclass
 class Event:
-    observe: object  # One of the functions above.
-    rows: list  # The table rows it fills.
+    observe: object  # One of the functions above; it returns the cells of `rows`.
+    rows: list  # The table rows it fills, in the order of the table.
     gunicorn_args: tuple = ()
 
 
 EVENTS = {
     "term": Event(after_term, [
-        "/foo, then TERM", "data files after TERM", "the master's data file after TERM",
-        "warnings printed, start to TERM",
+        Row("/foo, then TERM", PerApproach("75%", "75%", "75%", "75%")),
+        Row("data files after TERM", PerApproach(
+            "2: 1 per worker", "3: 1 per worker, 1 from the master",
+            "5: 2 per worker, 1 from the master", "3: 1 per worker, 1 from the master",
+        )),
+        Row("the master's data file after TERM", PerApproach(
+            "none", "no lines run", "no lines run", "no lines run",
+        )),
+        Row("warnings printed, start to TERM", PerApproach(
+            "none", "1 × No data was collected.", "3 × No data was collected.", "none",
+        )),
     ]),
-    "hup": Event(after_hup, ["/foo, then HUP (the server keeps running)"]),
-    "usr1": Event(after_usr1, ["/foo, then USR1 (the server keeps running)"], ACCESS_LOG),
-    "sigkill": Event(
-        after_sigkill, ["/foo, SIGKILL of the worker that served it, then TERM"], ACCESS_LOG,
-    ),
-    "usr1-sigkill": Event(
-        after_usr1_and_sigkill, ["/foo, USR1, SIGKILL of the worker that served it, then TERM"],
-        ACCESS_LOG,
-    ),
-    "preload": Event(
-        after_preload, ["--preload, /foo, then TERM", "the master's data file, --preload"],
-        ("--preload",),
-    ),
-    "gthread": Event(
-        after_gthread, ["gthread workers, /foo, then TERM"],
-        ("--worker-class", "gthread", "--threads", "4"),
-    ),
+    "hup": Event(after_hup, [
+        Row("/foo, then HUP (the server keeps running)", PerApproach("75%", "75%", "75%", "75%")),
+    ]),
+    "usr1": Event(after_usr1, [
+        Row("/foo, then USR1 (the server keeps running)", PerApproach(
+            "75%", "no data file", "no data file", "no data file",
+        )),
+    ], ACCESS_LOG),
+    "sigkill": Event(after_sigkill, [
+        Row("/foo, SIGKILL of the worker that served it, then TERM",
+            PerApproach("50%", "50%", "50%", "50%")),
+    ], ACCESS_LOG),
+    "usr1-sigkill": Event(after_usr1_and_sigkill, [
+        Row("/foo, USR1, SIGKILL of the worker that served it, then TERM",
+            PerApproach("75%", "50%", "50%", "50%")),
+    ], ACCESS_LOG),
+    "preload": Event(after_preload, [
+        Row("--preload, /foo, then TERM", PerApproach("75%", "75%", "75%", "75%")),
+        Row("the master's data file, --preload", PerApproach(
+            "lib.py lines 1, 3", "lib.py lines 1, 3", "lib.py lines 1, 3", "lib.py lines 1, 3",
+        )),
+    ], ("--preload",)),
+    "gthread": Event(after_gthread, [
+        Row("gthread workers, /foo, then TERM", PerApproach("75%", "75%", "75%", "75%")),
+    ], ("--worker-class", "gthread", "--threads", "4")),
 }
 
 
-def documented_table():
-    """The table in docs/alternatives.rst, as {(row, column): cell}."""
-    with open(TABLE, newline="") as f:
-        header, *rows = csv.reader(f)
-    return {(row[0], column): cell for row in rows for column, cell in zip(header[1:], row[1:])}
-
-
-@pytest.mark.parametrize("event", EVENTS)
-@pytest.mark.parametrize("approach", APPROACHES)
-def test_what_each_approach_measures(approach, event, start, example):
-    approach, event = APPROACHES[approach], EVENTS[event]
-    server = start_approach(start, example, approach, *event.gunicorn_args)
-    observed = dict(zip(event.rows, event.observe(server)))
-    table = documented_table()
-    documented = {row: table[row, approach.column] for row in event.rows}
-    assert observed == documented, (
-        f"docs/alternatives.csv, column {approach.column!r}: the table shows\n{documented}\n"
-        f"but the server gave\n{observed}"
+def docs_table():
+    """The table of docs/alternatives.rst (cog writes it): a column per
+    approach, the rows of every event, and in each cell what the tests expect."""
+    rows = [["", *(approach.column for approach in APPROACHES)]]
+    rows += [[row.label, *row.expected] for event in EVENTS.values() for row in event.rows]
+    cells = io.StringIO()
+    csv.writer(cells, lineterminator="\n").writerows(rows)
+    return (
+        "\n.. csv-table:: The same events, four ways\n"
+        "   :header-rows: 1\n   :stub-columns: 1\n   :widths: 32 17 17 17 17\n\n"
+        + textwrap.indent(cells.getvalue(), "   ") + "\n"
     )
 
 
-def test_every_cell_is_observed():
-    """No row or column in the table that no test above fills."""
-    table = documented_table()
-    assert {row for row, _ in table} == {row for event in EVENTS.values() for row in event.rows}
-    assert {column for _, column in table} == {a.column for a in APPROACHES.values()}
+@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("approach", PerApproach._fields)
+def test_what_each_approach_measures(approach, event, start, example):
+    way, event = getattr(APPROACHES, approach), EVENTS[event]
+    server = start_approach(start, example, way, *event.gunicorn_args)
+    observed = event.observe(server)
+    expected = [getattr(row.expected, approach) for row in event.rows]
+    assert observed == expected, f"docs/alternatives.rst, column {way.column!r}:\n" + "\n".join(
+        f"  row {row.label!r}: the table shows {cell!r}, the server gave {got!r}"
+        for row, cell, got in zip(event.rows, expected, observed) if cell != got
+    )
 
 
 def test_coverage_run_save_signal_saves_nothing(start):
