@@ -10,6 +10,7 @@ copyright = "2026, the maintainers"
 
 extensions = [
     "sphinx_copybutton",
+    "matplotlib.sphinxext.plot_directive",
 ]
 
 # Nothing here fetches anything at build time: no intersphinx, no CDN, no remote
@@ -29,6 +30,18 @@ html_show_sourcelink = False
 copybutton_prompt_text = "$ "
 copybutton_only_copy_prompt_lines = True
 copybutton_remove_prompts = True
+
+# The overhead page's charts: ".. plot::" runs tests/bench_render.py's chart()
+# on the benchmark's JSON when the docs are built. The plot directive runs its
+# code in this directory, which it also puts on sys.path: that is how it finds
+# bench_render, which lives beside the benchmark it renders.
+plot_working_directory = str(Path(__file__).resolve().parent.parent / "tests")
+# SVG: sharp at any zoom and on any screen; matplotlib draws its text as paths
+# in its bundled DejaVu Sans, so the chart looks the same in every browser.
+plot_formats = ["svg"]
+# The page shows the chart only: no link to its code, no other formats.
+plot_html_show_source_link = False
+plot_html_show_formats = False
 
 
 def hook_file_changed_since_the_benchmark():

@@ -1,14 +1,15 @@
 """docs/overhead.rst shows the benchmark's figures, and only the benchmark's.
 
-The page's tables, chart and findings are files that tests/bench_overhead.py writes
-from its JSON; these tests check that the committed files are exactly what the
-JSON gives, that the page shows every one of them and warns when the hook file
-changed since it was measured, that the commands it tells readers to run
-exist, and that the benchmark runs.
+tests/bench_measure.py writes the figures, one JSON per Python; the page's
+tables and findings are what tests/bench_render.py makes of them, written by
+cog (tests/test_generated_tables.py checks them), and its charts are drawn from
+them when the docs are built. These tests check that the figures say what they
+measured, that the page shows every Python's and warns when the hook file
+changed since, that the commands it tells readers to run exist, and that the
+benchmark runs.
 """
 
 import hashlib
-import importlib.util
 import json
 import re
 import runpy
@@ -18,30 +19,35 @@ import sys
 
 import pytest
 
+import bench_render
 from helpers import ROOT
 
 PAGE = ROOT / "docs" / "overhead.rst"
-spec = importlib.util.spec_from_file_location("overhead", ROOT / "tests" / "bench_overhead.py")
-overhead = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(overhead)
-
-RESULTS = sorted(overhead.OUTPUT.glob("*.json"))
+RESULTS = sorted(bench_render.RESULTS.glob("*.json"))
+STEMS = [path.stem for path in RESULTS]
 
 
 def test_the_page_shows_results_for_python_3_11_3_13_and_3_14():
-    assert [path.name for path in RESULTS] == ["py311.json", "py313.json", "py314.json"]
+    assert STEMS == ["py311", "py313", "py314"]
+    page = PAGE.read_text()
+    # Each Python's findings and tables (cog writes them) and chart (the plot directive).
+    for shown in ("findings", "tables", "chart"):
+        assert sorted(re.findall(rf'\b{shown}\(load\("(\w+)"\)\)', page)) == STEMS, (
+            f"docs/overhead.rst does not show the {shown} of each of {STEMS} once"
+        )
 
 
-@pytest.mark.parametrize("results", RESULTS, ids=lambda path: path.stem)
-def test_the_figures_say_what_they_measured(results):
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_figures_say_what_they_measured(stem):
     """A figure can be traced to the code and the versions it measured."""
-    measured = json.loads(results.read_text())
+    measured = bench_render.load(stem)
     assert re.fullmatch(r"[0-9a-f]{7,} \(\d{4}-\d\d-\d\d\)", measured["hook_file"]["revision"])
     assert re.fullmatch(r"[0-9a-f]{64}", measured["hook_file"]["sha256"])
     assert set(measured["versions"]) == {"coverage", "gunicorn", "Flask"}
-    assert measured["python"].startswith(results.stem[2] + "." + results.stem[3:] + ".")
-    setup = (overhead.OUTPUT / f"{results.stem}-setup.csv").read_text()
-    assert f'"Hook file","hooks/gunicorn.conf.py at revision {measured["hook_file"]["revision"]}"' in setup
+    assert measured["python"].startswith(stem[2] + "." + stem[3:] + ".")
+    revision = measured["hook_file"]["revision"]
+    shown = f'"Hook file","hooks/gunicorn.conf.py at revision {revision}"'
+    assert shown in bench_render.setup_table(measured)
 
 
 def tags_for_the_docs(tmp_path, measured, built_from):
@@ -69,28 +75,6 @@ def test_the_page_warns_when_the_hook_file_changed_since(tmp_path):
     assert "\n.. only:: overhead_stale\n\n   .. warning::\n" in PAGE.read_text()
 
 
-@pytest.mark.parametrize("results", RESULTS, ids=lambda path: path.stem)
-def test_the_committed_tables_are_what_the_json_gives(results):
-    for name, text in overhead.render(json.loads(results.read_text())).items():
-        assert (overhead.OUTPUT / name).read_text() == text, (
-            f"docs/_static/overhead/{name} is not what tests/bench_overhead.py makes of "
-            f"{results.name}: run the benchmark again rather than editing its output"
-        )
-
-
-@pytest.mark.parametrize("results", RESULTS, ids=lambda path: path.stem)
-def test_the_page_shows_every_table(results):
-    page = PAGE.read_text()
-    for name in overhead.render(json.loads(results.read_text())):
-        assert re.search(rf"(:file:|include::|image::) _static/overhead/{re.escape(name)}\n", page)
-
-
-def test_the_page_shows_nothing_else_from_the_benchmark():
-    shown = set(re.findall(r"_static/overhead/([\w.-]+)", PAGE.read_text()))
-    made = {name for results in RESULTS for name in overhead.render(json.loads(results.read_text()))}
-    assert shown == made
-
-
 def test_the_tox_commands_on_the_page_exist():
     commands = set(re.findall(r"tox -e ([\w-]+)", PAGE.read_text()))
     assert commands == {"bench", "bench-py313", "bench-py311"}
@@ -102,9 +86,10 @@ def test_the_tox_commands_on_the_page_exist():
 
 def test_the_benchmark_runs(tmp_path):
     """A short run of three configurations with the Python client (no wrk
-    needed), with the options the page shows."""
+    needed), with the options the page shows; bench_render makes the tables
+    that need no other configuration of its JSON."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "bench_overhead.py"), "--rounds", "1", "--seconds", "1",
+        [sys.executable, str(ROOT / "tests" / "bench_measure.py"), "--rounds", "1", "--seconds", "1",
          "--client", "python", "--only", "baseline,hook,contexts-10", "--output", str(tmp_path)],
         capture_output=True, text=True, timeout=100,
     )
@@ -120,3 +105,8 @@ def test_the_benchmark_runs(tmp_path):
         assert set(round_["rps"]) == set(round_["cpu_us"]) == {"/foo", "/orders"}
     hook = results["configurations"][1]["rounds"][0]
     assert hook["files"] == 4  # USR1 and TERM, one file from each worker; HUP after the snapshot has nothing new.
+    speed = bench_render.speed_table(results)
+    for config in results["configurations"]:
+        assert f'\n   "{config["label"]}","{config["core"] or "none"}",' in speed
+    assert '"coverage combine, 4 files (a new Python process)"' in bench_render.costs_table(results)
+    assert '"Load","Python client (4 threads)"' in bench_render.setup_table(results)
