@@ -27,6 +27,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docutils import nodes
+from docutils.core import publish_doctree
+from docutils.parsers.rst import Directive, directives
+
 from helpers import copy_of_repository, free_port
 
 DOCUMENTED_PORT = 8000
@@ -41,40 +45,59 @@ class Step:
     where: str = ""
 
 
+class ConsoleBlock(nodes.Element):
+    """A ``.. code-block:: console`` of a page: caption, lines, first_line."""
+
+
+class _ConsoleBlocks(Directive):
+    """Sphinx's ``code-block`` directive, as far as reading a page needs it:
+    docutils parses the page, and each console block becomes a node that
+    keeps its caption, its lines and where they start."""
+
+    optional_arguments = 1
+    has_content = True
+    option_spec = {"caption": directives.unchanged}
+
+    def run(self):
+        if self.arguments != ["console"]:
+            return []
+        block = ConsoleBlock()
+        block["caption"] = self.options.get("caption")
+        block["lines"] = list(self.content)
+        block["first_line"] = self.content_offset + 1
+        return [block]
+
+
+def console_blocks(page):
+    """(caption, lines, line number of the first) of each console block of an .rst page."""
+    directives.register_directive("code-block", _ConsoleBlocks)
+    # Sphinx's own roles and directives (:ref:, literalinclude, ...) are not
+    # docutils': it reports them and goes on, and nothing here needs them.
+    settings = {"report_level": 5, "halt_level": 5, "file_insertion_enabled": False}
+    document = publish_doctree(Path(page).read_text(), str(page), settings_overrides=settings)
+    return [
+        (block["caption"], block["lines"], block["first_line"])
+        for block in document.findall(ConsoleBlock)
+    ]
+
+
 def read_steps(page):
     """The console blocks of an .rst page, as steps in reading order."""
-    lines = Path(page).read_text().splitlines()
     steps = []
-    i = 0
-    while i < len(lines):
-        if lines[i].strip() != ".. code-block:: console":
-            i += 1
-            continue
-        start = i + 1
-        caption = None
-        i += 1
-        while i < len(lines) and lines[i].strip().startswith(":"):
-            if lines[i].strip().startswith(":caption:"):
-                caption = lines[i].split(":caption:", 1)[1].strip()
-            i += 1
+    for caption, lines, first_line in console_blocks(page):
         if caption not in ("Terminal 1", "Terminal 2"):
-            raise ValueError(f"{page}:{start}: a console block needs :caption: Terminal 1 or 2")
-        body = []
-        while i < len(lines) and (not lines[i].strip() or lines[i].startswith("   ")):
-            body.append(lines[i][3:])
-            i += 1
-        while body and not body[-1].strip():
-            body.pop()
+            raise ValueError(f"{page}:{first_line}: a console block needs :caption: Terminal 1 or 2")
         step = None
-        for n, line in enumerate(body):
+        for n, line in enumerate(lines):
             if not line.strip():
                 continue
+            where = f"{page}:{first_line + n}"
             if line.startswith("$ "):
-                step = Step(caption, line[2:], [], f"{page}:{start + n + 1}")
+                step = Step(caption, line[2:], [], where)
                 steps.append(step)
             else:
                 if step is None:  # Output shown before any command of this block.
-                    step = Step(caption, None, [], f"{page}:{start + n + 1}")
+                    step = Step(caption, None, [], where)
                     steps.append(step)
                 step.expected.append(line)
     return steps
