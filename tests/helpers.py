@@ -33,6 +33,14 @@ def sysmon_measures_branches(python=PYTHON):
 SYSMON = has_sysmon()
 SYSMON_BRANCHES = sysmon_measures_branches()
 
+# The Python columns of the docs' per-Python tables: the Pythons of a column
+# behave alike.
+PYTHON_COLUMNS = {
+    "Python 3.11": [(3, 11)],
+    "Python 3.12 and 3.13": [(3, 12), (3, 13)],
+    "Python 3.14 and 3.15": [(3, 14), (3, 15)],
+}
+
 
 def free_port():
     """A TCP port that no one listens on now, chosen by the kernel."""

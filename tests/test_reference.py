@@ -18,7 +18,7 @@ import re
 import pytest
 from gunicorn.config import KNOWN_SETTINGS
 
-from helpers import HOOK_FILE, ROOT, list_table, replace_in_coveragerc
+from helpers import HOOK_FILE, PYTHON_COLUMNS, ROOT, list_table, replace_in_coveragerc
 from test_cores import coverages_own_default_core, hook_file_core
 from test_dirty_workers import when_it_saves
 
@@ -221,17 +221,10 @@ def test_the_mechanism_is_documented(name):
 # The table of the page's "What differs by Python version", written from the
 # expected values of the tests that prove each row on the Python they run on.
 
-COLUMNS = {
-    "Python 3.11": [(3, 11)],
-    "Python 3.12 and 3.13": [(3, 12), (3, 13)],
-    "Python 3.14 and 3.15": [(3, 14), (3, 15)],
-}
-
-
 def per_python(value):
     """One cell per column: `value(python)`, or each Python's where they differ."""
     cells = []
-    for pythons in COLUMNS.values():
+    for pythons in PYTHON_COLUMNS.values():
         values = [value(python) for python in pythons]
         if len(set(values)) == 1:
             cells.append(values[0])
@@ -266,8 +259,8 @@ def pythons_table():
          "(:ref:`worker-classes-gevent`)", gevent_overlap),
     ]
     dirty = ["A dirty worker that served a request, when gunicorn stops\n(:ref:`worker-classes-dirty`)",
-             *(dirty_worker(pythons) for pythons in COLUMNS.values())]
-    return list_table(["", *COLUMNS], [*([what, *per_python(value)] for what, value in rows), dirty],
+             *(dirty_worker(pythons) for pythons in PYTHON_COLUMNS.values())]
+    return list_table(["", *PYTHON_COLUMNS], [*([what, *per_python(value)] for what, value in rows), dirty],
                       [34, 22, 22, 22], stub_columns=1)
 
 

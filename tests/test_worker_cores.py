@@ -8,12 +8,14 @@ about every one.
 """
 
 import shutil
-import sys
 import typing
 
 import pytest
 
-from helpers import ROOT, cores_used, list_table
+from helpers import (
+    PYTHON, PYTHON_COLUMNS, ROOT, cores_used, has_sysmon, list_table, sysmon_measures_branches,
+)
+from test_cores import hook_file_core
 
 OPTIONS = {
     "sync": (),
@@ -43,24 +45,21 @@ class Outcome(typing.NamedTuple):
         return SYSMON_WARNING.format(reason=self.reason)
 
 
-def expected(core, worker_class, branch=False, python=sys.version_info[:2]):
+def expected(core, worker_class, branch=False, python=PYTHON):
     """What coverage does, asked for `core`, on that Python (major, minor): an Outcome.
 
     Unless COVERAGE_CORE names one, the hook file picks sysmon where it measures
     correctly and ctrace elsewhere, with no warning.
     """
-    sysmon = python >= (3, 12)  # sys.monitoring exists.
-    sysmon_branches = python >= (3, 14)  # And it can measure branches.
-    if core is None:
-        sysmon_fits = sysmon and (sysmon_branches or not branch) and worker_class != "gevent"
-        return Outcome("sysmon" if sysmon_fits else "ctrace")
+    if core is None:  # Its gevent workers measure with concurrency = gevent.
+        return Outcome(hook_file_core(python, branch, needs_ctrace=worker_class == "gevent"))
     if core == "pytrace" and worker_class == "gevent":
         return Outcome(None, PYTRACE_REFUSES_GEVENT)
     if core != "sysmon":
         return Outcome(core)
-    if not sysmon:
+    if not has_sysmon(python):
         return Outcome("ctrace", "sys.monitoring isn't available in this version")
-    if branch and not sysmon_branches:
+    if branch and not sysmon_measures_branches(python):
         return Outcome("ctrace", "sys.monitoring can't measure branches in this version")
     if worker_class == "gevent":
         return Outcome("ctrace", "it doesn't support concurrency=gevent")
@@ -114,12 +113,6 @@ def test_coverage_refuses_and_gunicorn_does_not_start(start, example, core, work
 
 # --- the docs page, written by cog from the same values ------------------------
 
-# The columns of the docs' table: Pythons on which every combination does the same.
-PYTHONS = {
-    "Python 3.11": [(3, 11)],
-    "Python 3.12 and 3.13": [(3, 12), (3, 13)],
-    "Python 3.14 and 3.15": [(3, 14), (3, 15)],
-}
 # How the table names what differs from a sync worker.
 LABELS = {("gthread", False): "gthread", ("gevent", False): "gevent", ("sync", True): "``branch = True``"}
 
@@ -149,12 +142,12 @@ def docs_table():
     rows = []
     for core in CORES:
         row = [f"``{core}``" if core else "not set"]
-        for pythons in PYTHONS.values():
+        for pythons in PYTHON_COLUMNS.values():
             cells = {docs_cell(core, python) for python in pythons}
             assert len(cells) == 1, f"COVERAGE_CORE={core} differs between {pythons}: split the column"
             row.extend(cells)
         rows.append(row)
-    return list_table(["``COVERAGE_CORE``", *PYTHONS], rows, [16, 28, 28, 28])
+    return list_table(["``COVERAGE_CORE``", *PYTHON_COLUMNS], rows, [16, 28, 28, 28])
 
 
 def docs_refusal():
