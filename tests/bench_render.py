@@ -248,14 +248,12 @@ def findings(results):
     branch = medians(results, "hook-branch")
     if names["hook-branch"]["core"] == "sysmon":
         close = all(abs(b - h) <= 0.05 for b, h in zip(branch, hook))
-        advice = "``sysmon`` measures branches from Python 3.14 on" + (
-            ": here branch coverage cost about what line coverage cost." if close else ".")
+        advice = "Here branch coverage cost about what line coverage cost." if close else ""
     else:
-        advice = ("``sysmon`` measures branches only from Python 3.14 on: before, the hook "
-                  "file measures them with ``ctrace``. Where that is too slow, measure "
-                  "branches on Python 3.14 or newer (:ref:`overhead-py314`).")
+        advice = ("Where that is too slow, measure branches on a Python whose ``sysmon`` "
+                  "measures them (:ref:`ref-pythons`, :ref:`overhead-py314`).")
     lines.append(f"* **Branch coverage.** With ``branch = True`` the hook file measured with "
-                 f"{core('hook-branch')} and kept {both(branch)}. {advice}")
+                 f"{core('hook-branch')} and kept {both(branch)}. {advice}".rstrip())
     kept = "; ".join(f"{way(name)}, {both(medians(results, name))}" for name in CONTEXTS)
     lines.append(f"* **Per-request contexts** (with {core('contexts-same')}). The hook "
                  f"file kept: with {kept}.")
