@@ -206,13 +206,7 @@ def run(page, workdir, port, show=None, timeout=120):
                     f"{page}: {terminal.name} printed lines that the page does not show:\n"
                     + "\n".join(terminal.new_lines())
                 )
-    finally:
-        pid_file = Path(workdir) / "gunicorn.pid"
-        if pid_file.exists():
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
+    finally:  # Each terminal's process group: its shell, and the server it runs.
         for terminal in terminals.values():
             terminal.close()
 
