@@ -47,7 +47,8 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from helpers import (  # noqa: E402  The suite's.
-    HOOK_FILE, SYSMON, SYSMON_BRANCHES, Server, copy_example, process_exists, wait_until,
+    HOOK_FILE, SYSMON, Server, copy_example, coverages_own_default_core, hook_file_core, process_exists,
+    wait_until,
 )
 
 OUTPUT = ROOT / "docs" / "_static" / "overhead"
@@ -77,10 +78,8 @@ CONTEXT_PATTERNS = [
 
 
 def configurations():
-    default_core = "sysmon" if SYSMON else "ctrace"
-    # The bare recipe measures with coverage's default core: sysmon from Python
-    # 3.14 on, ctrace before.
-    recipe_core = "sysmon" if sys.version_info >= (3, 14) else "ctrace"
+    default_core = hook_file_core()
+    recipe_core = coverages_own_default_core()  # The bare recipe leaves coverage its choice.
     configs = [
         Config("baseline", "no coverage", "", "no-coverage.conf.py"),
         Config("recipe", "bare recipe", recipe_core, "recipe.conf.py"),
@@ -97,7 +96,7 @@ def configurations():
         Config("hook-pytrace", "hook file, COVERAGE_CORE=pytrace", "pytrace",
                env={"COVERAGE_CORE": "pytrace"}),
         Config("hook-branch", "hook file, branch = True",
-               "sysmon" if SYSMON_BRANCHES else "ctrace", settings=("branch = True",)),
+               hook_file_core(branch=True), settings=("branch = True",)),
         Config("hook-snapshots", "hook file, snapshots every 1 s", default_core,
                env={"GUNICORN_COVERAGE_SNAPSHOT_SECONDS": "1"}),
     ]

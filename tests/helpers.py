@@ -33,6 +33,21 @@ def sysmon_measures_branches(python=PYTHON):
 SYSMON = has_sysmon()
 SYSMON_BRANCHES = sysmon_measures_branches()
 
+
+def hook_file_core(python=PYTHON, branch=False, needs_ctrace=False):
+    """The core the hook file picks on `python` unless the user chose one
+    (docs/reference.rst, "The measurement core"). `needs_ctrace`: plugins, a
+    dynamic_context or concurrency = gevent, which sysmon cannot measure."""
+    if needs_ctrace or not has_sysmon(python) or (branch and not sysmon_measures_branches(python)):
+        return "ctrace"
+    return "sysmon"
+
+
+def coverages_own_default_core(python=PYTHON):
+    """The core coverage itself picks, as the bare recipe measures."""
+    return "sysmon" if python >= (3, 14) else "ctrace"
+
+
 # The Python columns of the docs' per-Python tables: the Pythons of a column
 # behave alike.
 PYTHON_COLUMNS = {
@@ -40,6 +55,17 @@ PYTHON_COLUMNS = {
     "Python 3.12 and 3.13": [(3, 12), (3, 13)],
     "Python 3.14 and 3.15": [(3, 14), (3, 15)],
 }
+
+
+def column_cells(value):
+    """One cell per column of PYTHON_COLUMNS: `value(python)`, which must be
+    the same for every Python of the column."""
+    cells = []
+    for column, pythons in PYTHON_COLUMNS.items():
+        values = {value(python) for python in pythons}
+        assert len(values) == 1, f"{column}: its Pythons differ ({values}): split the column"
+        cells.append(values.pop())
+    return cells
 
 
 def free_port():
@@ -165,6 +191,13 @@ class Report(typing.NamedTuple):
                 _, statements, missed, cover, *missing = line.split(maxsplit=4)
                 return cls(int(statements), int(missed), cover, " ".join(missing))
         raise AssertionError(f"no {file} row in the report:\n{report_output}")
+
+
+# example_app/lib.py (def foo: return 42; def bar: return 43) in the report,
+# as the tests meet it:
+LIB_AFTER_FOO = Report(4, 1, "75%", "4")  # /foo ran line 2; line 4 did not run.
+LIB_AFTER_FOO_AND_BAR = Report(4, 0, "100%", "")  # /bar ran line 4 too.
+LIB_IMPORTED_ONLY = Report(4, 2, "50%", "2, 4")  # Only the import: the def lines 1 and 3.
 
 
 class Server:

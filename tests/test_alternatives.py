@@ -10,14 +10,11 @@ cells: its rows are the events' rows, and each row holds one expected value per
 approach (PerApproach), the approaches the tests are parametrized with.
 """
 
-import csv
-import io
 import os
 import re
 import signal
 import subprocess
 import sys
-import textwrap
 from collections import Counter, namedtuple
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +23,7 @@ from typing import NamedTuple
 import coverage
 import pytest
 
-from helpers import ROOT, process_exists, wait_until
+from helpers import ROOT, list_table, process_exists, wait_until
 
 # One of something per approach, in the order of the table's columns: the
 # approaches themselves, and each row's expected cells.
@@ -199,17 +196,11 @@ EVENTS = {
 
 
 def docs_table():
-    """The table of docs/alternatives.rst (cog writes it): a column per
-    approach, the rows of every event, and in each cell what the tests expect."""
-    rows = [["", *(approach.column for approach in APPROACHES)]]
-    rows += [[row.label, *row.expected] for event in EVENTS.values() for row in event.rows]
-    cells = io.StringIO()
-    csv.writer(cells, lineterminator="\n").writerows(rows)
-    return (
-        "\n.. csv-table:: The same events, four ways\n"
-        "   :header-rows: 1\n   :stub-columns: 1\n   :widths: 32 17 17 17 17\n\n"
-        + textwrap.indent(cells.getvalue(), "   ") + "\n"
-    )
+    """The table of docs/alternatives.rst: a column per approach, the rows of
+    every event, and in each cell what the tests expect."""
+    header = ["", *(approach.column for approach in APPROACHES)]
+    rows = [[row.label, *row.expected] for event in EVENTS.values() for row in event.rows]
+    return list_table(header, rows, [32, 17, 17, 17, 17], "The same events, four ways", stub_columns=1)
 
 
 @pytest.mark.parametrize("event", EVENTS)

@@ -15,24 +15,9 @@ import sys
 import pytest
 
 from helpers import (
-    PYTHON, ROOT, SYSMON, SYSMON_BRANCHES, Report, add_to_coveragerc, cores_logged, has_sysmon,
-    sysmon_measures_branches,
+    ROOT, SYSMON, SYSMON_BRANCHES, Report, add_to_coveragerc, cores_logged, coverages_own_default_core,
+    hook_file_core,
 )
-
-
-
-def hook_file_core(python=PYTHON, branch=False, needs_ctrace=False):
-    """The core the hook file picks on `python` unless the user chose one.
-    `needs_ctrace`: plugins, a dynamic_context or concurrency = gevent, which
-    sysmon cannot measure."""
-    if needs_ctrace or not has_sysmon(python) or (branch and not sysmon_measures_branches(python)):
-        return "ctrace"
-    return "sysmon"
-
-
-def coverages_own_default_core(python=PYTHON):
-    return "sysmon" if python >= (3, 14) else "ctrace"
-
 
 DEFAULT = hook_file_core()
 BRANCH = hook_file_core(branch=True)

@@ -18,9 +18,12 @@ import re
 import pytest
 from gunicorn.config import KNOWN_SETTINGS
 
-from helpers import HOOK_FILE, PYTHON_COLUMNS, ROOT, list_table, replace_in_coveragerc
-from test_cores import coverages_own_default_core, hook_file_core
+from helpers import (
+    HOOK_FILE, PYTHON_COLUMNS, ROOT, column_cells, coverages_own_default_core, hook_file_core, list_table,
+    replace_in_coveragerc,
+)
 from test_dirty_workers import when_it_saves
+from test_worker_classes import default_core_follows_overlapping_greenlets
 
 REFERENCE = ROOT / "docs" / "reference.rst"
 
@@ -221,22 +224,10 @@ def test_the_mechanism_is_documented(name):
 # The table of the page's "What differs by Python version", written from the
 # expected values of the tests that prove each row on the Python they run on.
 
-def per_python(value):
-    """One cell per column: `value(python)`, or each Python's where they differ."""
-    cells = []
-    for pythons in PYTHON_COLUMNS.values():
-        values = [value(python) for python in pythons]
-        if len(set(values)) == 1:
-            cells.append(values[0])
-        else:
-            cells.append("; ".join(f"{major}.{minor}: {v}" for (major, minor), v in zip(pythons, values)))
-    return cells
-
-
 def gevent_overlap(python):
-    """test_worker_classes.py's concurrency-thread-default-core case: right where the
-    hook file's core for gevent workers without concurrency = gevent is sysmon."""
-    return "right" if hook_file_core(python) == "sysmon" else "wrong: lines counted in the wrong file"
+    if default_core_follows_overlapping_greenlets(python):
+        return "right"
+    return "wrong: lines counted in the wrong file"
 
 
 def dirty_worker(pythons):
@@ -260,7 +251,7 @@ def pythons_table():
     ]
     dirty = ["A dirty worker that served a request, when gunicorn stops\n(:ref:`worker-classes-dirty`)",
              *(dirty_worker(pythons) for pythons in PYTHON_COLUMNS.values())]
-    return list_table(["", *PYTHON_COLUMNS], [*([what, *per_python(value)] for what, value in rows), dirty],
+    return list_table(["", *PYTHON_COLUMNS], [*([what, *column_cells(value)] for what, value in rows), dirty],
                       [34, 22, 22, 22], stub_columns=1)
 
 

@@ -14,14 +14,10 @@ from typing import Callable, NamedTuple
 
 import pytest
 
-from helpers import Report, list_table, wait_until
+from helpers import (
+    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_IMPORTED_ONLY, Report, list_table, wait_until,
+)
 
-# lib.py (foo, bar) after a request to /foo: its line 2 ran, line 4 did not...
-FOO_SAVED = Report(statements=4, missed=1, cover="75%", missing="4")
-# ...and when that request was lost: only the import (lines 1 and 3) is left.
-FOO_LOST = Report(statements=4, missed=2, cover="50%", missing="2, 4")
-# Both functions ran: after /foo, /bar.
-FOO_AND_BAR = Report(statements=4, missed=0, cover="100%", missing="")
 # Seconds within which every worker writes its snapshot after USR1.
 SNAPSHOT_WITHIN = 2
 
@@ -120,7 +116,7 @@ def test_preload_counts_the_import_once(start, expected):
     assert server.curl("/bar") == "43"
     server.send(signal.SIGHUP)
     server.wait_for_data_files(3)
-    assert server.report() == FOO_AND_BAR
+    assert server.report() == LIB_AFTER_FOO_AND_BAR
     assert server.log().count(f"[{server.pid}] [INFO] coverage: wrote") == 1
 
 
@@ -219,7 +215,7 @@ SIGKILL = Event(
     "``kill -KILL`` a worker",
     "Nothing of what the worker measured since its last file: no code runs in a killed process."
     " Here it served ``/foo`` and wrote no file.",
-    FOO_LOST,
+    LIB_IMPORTED_ONLY,
     [Case(test_sigkill_loses_what_the_worker_measured)],
 )
 
@@ -227,52 +223,52 @@ EVENTS = [
     Event(
         "``kill -HUP`` the master",
         "Every old worker writes its file as it exits; new workers serve on.",
-        FOO_SAVED,
+        LIB_AFTER_FOO,
         [Case(test_a_graceful_exit_saves, "hup")],
     ),
     Event(
         "``kill -TERM`` the master",
         "A graceful stop: every worker finishes its request and saves.",
-        FOO_SAVED,
+        LIB_AFTER_FOO,
         [Case(test_a_graceful_exit_saves, "term")],
     ),
     Event(
         "``kill -INT`` the master (Ctrl+C)",
         "A quick stop: every worker saves as it exits.",
-        FOO_SAVED,
+        LIB_AFTER_FOO,
         [Case(test_a_graceful_exit_saves, "int")],
     ),
     Event(
         "``kill -QUIT`` the master",
         "A quick stop: every worker saves as it exits.",
-        FOO_SAVED,
+        LIB_AFTER_FOO,
         [Case(test_a_graceful_exit_saves, "quit")],
     ),
     Event(
         "``kill -TTOU`` the master",
         "One worker fewer: the oldest worker saves as it exits.",
-        FOO_SAVED,
+        LIB_AFTER_FOO,
         [Case(test_a_graceful_exit_saves, "ttou")],
     ),
     Event(
         "``--max-requests``",
         "A worker that served its quota saves as it exits; a new one replaces it.",
-        FOO_SAVED,
+        LIB_AFTER_FOO,
         [Case(test_a_graceful_exit_saves, "max-requests")],
     ),
     Event(
         "Worker timeout (``--timeout``)",
         "The master aborts a stuck worker (SIGABRT); it saves as it exits, including the request"
         " that hung.",
-        FOO_SAVED,
+        LIB_AFTER_FOO,
         [Case(test_a_worker_timeout_saves)],
     ),
     Event(
         "``--preload``",
         "The master measures the application's import and writes one file when it is ready; the"
         " workers' files hold only what ran in them, so nothing is counted twice. After ``/bar``"
-        f" and another HUP: {FOO_AND_BAR.cover}.",
-        FOO_SAVED,
+        f" and another HUP: {LIB_AFTER_FOO_AND_BAR.cover}.",
+        LIB_AFTER_FOO,
         [Case(test_preload_counts_the_import_once)],
     ),
     Event(
@@ -280,7 +276,7 @@ EVENTS = [
         "A snapshot: every worker that measured something since its last file writes a new one"
         f" within {SNAPSHOT_WITHIN} seconds, busy or idle, and keeps running. Log files are"
         " reopened as usual.",
-        FOO_SAVED,
+        LIB_AFTER_FOO,
         [Case(test_usr1_writes_a_snapshot_without_restarting),
          Case(test_usr1_still_reopens_the_log_files)],
     ),
@@ -289,7 +285,7 @@ EVENTS = [
         "``kill -KILL`` a worker, with ``GUNICORN_COVERAGE_SNAPSHOT_SECONDS``",
         "Only what ran since the worker's last periodic snapshot is lost. Here ``/foo`` ran"
         " before the snapshot and ``/bar`` after it.",
-        FOO_SAVED,
+        LIB_AFTER_FOO,
         [Case(test_periodic_snapshots_bound_what_sigkill_loses)],
     ),
     Event(

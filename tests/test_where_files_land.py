@@ -14,10 +14,8 @@ from typing import Callable, NamedTuple
 
 import pytest
 
-from helpers import Report, add_to_coveragerc, list_table, process_exists, wait_until
+from helpers import LIB_AFTER_FOO, add_to_coveragerc, list_table, process_exists, wait_until
 
-# lib.py (foo, bar) after the request to /foo: its line 2 ran, line 4 did not.
-ONE_REQUEST = Report(statements=4, missed=1, cover="75%", missing="4")
 # The [run] setting that puts the data files in data/, a directory of the project.
 DATA_FILE_SETTING = "data_file = data/.coverage"
 
@@ -59,7 +57,7 @@ def serve_and_stop(start, *args, env=None, cwd=None, daemon=False):
 def test_with_chdir_files_land_in_that_directory(start, example, elsewhere, case):
     server = serve_and_stop(start, "--chdir", str(example), cwd=elsewhere)
     assert landed(example, elsewhere) == {case.place: 1}
-    assert server.report() == ONE_REQUEST
+    assert server.report() == LIB_AFTER_FOO
 
 
 def test_started_elsewhere_files_land_there_and_coveragerc_is_not_read(
@@ -70,13 +68,13 @@ def test_started_elsewhere_files_land_there_and_coveragerc_is_not_read(
     server = serve_and_stop(start, "--pythonpath", str(example), cwd=elsewhere)
     # Not in data/: coverage looked for its settings in the working directory.
     assert landed(example, elsewhere) == {case.place: 1}
-    assert server.report("--data-file", str(elsewhere / ".coverage")) == ONE_REQUEST
+    assert server.report("--data-file", str(elsewhere / ".coverage")) == LIB_AFTER_FOO
 
 
 def test_coverage_file_says_where_files_land(start, example, elsewhere, case):
     server = serve_and_stop(start, env={"COVERAGE_FILE": str(elsewhere / ".coverage")})
     assert landed(example, elsewhere) == {case.place: 1}
-    assert server.report("--data-file", str(elsewhere / ".coverage")) == ONE_REQUEST
+    assert server.report("--data-file", str(elsewhere / ".coverage")) == LIB_AFTER_FOO
 
 
 def test_data_file_is_relative_to_the_working_directory(start, example, elsewhere, case):
@@ -84,13 +82,13 @@ def test_data_file_is_relative_to_the_working_directory(start, example, elsewher
     add_to_coveragerc(example, DATA_FILE_SETTING)
     server = serve_and_stop(start)
     assert landed(example, elsewhere) == {case.place: 1}
-    assert server.report() == ONE_REQUEST
+    assert server.report() == LIB_AFTER_FOO
 
 
 def test_a_daemon_writes_where_it_was_started(start, example, elsewhere, case):
     server = serve_and_stop(start, "--daemon", "--log-file", str(example / "gunicorn.log"), daemon=True)
     assert landed(example, elsewhere) == {case.place: 1}
-    assert server.report() == ONE_REQUEST
+    assert server.report() == LIB_AFTER_FOO
 
 
 # --- The page's table ---------------------------------------------------------
@@ -144,7 +142,7 @@ def docs_table():
         ["How gunicorn is started", "Where the file lands", "Test"],
         [[case.started, case.lands, f"``{case.test.__name__}``"] for case in CASES],
         widths=[36, 34, 30],
-        title=f"Each time, one data file holds the request: ``lib.py`` at {ONE_REQUEST.cover}",
+        title=f"Each time, one data file holds the request: ``lib.py`` at {LIB_AFTER_FOO.cover}",
     )
 
 

@@ -13,9 +13,9 @@ import typing
 import pytest
 
 from helpers import (
-    PYTHON, PYTHON_COLUMNS, ROOT, cores_used, has_sysmon, list_table, sysmon_measures_branches,
+    PYTHON, PYTHON_COLUMNS, ROOT, column_cells, cores_used, has_sysmon, hook_file_core, list_table,
+    sysmon_measures_branches,
 )
-from test_cores import hook_file_core
 
 OPTIONS = {
     "sync": (),
@@ -141,12 +141,8 @@ def docs_table():
     """The table of docs/worker-classes.rst, "Coverage cores"."""
     rows = []
     for core in CORES:
-        row = [f"``{core}``" if core else "not set"]
-        for pythons in PYTHON_COLUMNS.values():
-            cells = {docs_cell(core, python) for python in pythons}
-            assert len(cells) == 1, f"COVERAGE_CORE={core} differs between {pythons}: split the column"
-            row.extend(cells)
-        rows.append(row)
+        rows.append([f"``{core}``" if core else "not set",
+                     *column_cells(lambda python: docs_cell(core, python))])
     return list_table(["``COVERAGE_CORE``", *PYTHON_COLUMNS], rows, [16, 28, 28, 28])
 
 
