@@ -10,8 +10,10 @@ yours with ``import gunicorn_coverage`` and
 Every worker measures itself and writes its own data file,
 ``.coverage.<host>.pid<pid>.X<random>x``, when it exits (``kill -HUP``
 restarts the workers, TERM, INT and QUIT stop them) and when the master gets
-``kill -USR1`` (a snapshot; the worker keeps running). ``coverage combine``
-merges the files. coverage.py reads its settings from .coveragerc as usual.
+``kill -USR1`` (a snapshot; the worker keeps running). A worker told to stop
+(TERM) also saves at once, before the requests it still serves end: a
+container engine's SIGKILL may come first. ``coverage combine`` merges the
+files. coverage.py reads its settings from .coveragerc as usual.
 
 Environment variables, read when gunicorn loads this file (docs/reference.rst):
 GUNICORN_COVERAGE=off: do nothing, so the same configuration deploys unmeasured.
@@ -24,16 +26,22 @@ test's name, say). Needs sync workers (gunicorn's default).
 import asyncio
 import contextlib
 import inspect
+import mmap
 import os
+import pwd
 import re
 import secrets
 import select
 import signal
 import socket
+import stat
+import struct
 import sys
 import threading
+import time
 
 from gunicorn.config import KNOWN_SETTINGS
+from gunicorn.util import set_owner_process
 
 # ===========================================================================
 # The core: every process measures itself, and saves what it measured.
@@ -80,7 +88,8 @@ def when_ready(server):
     _check_added_hooks(server.cfg, server.log)
     if _cov is not None:
         _cov.stop()
-        if server.cfg.preload_app:  # Otherwise the master ran no application code.
+        # Without --preload the master ran no application code.
+        if server.cfg.preload_app and not _unmeasured_because:
             _save(server.log)
         _cov = None  # The workers, forked from now on, measure themselves.
 
@@ -206,6 +215,7 @@ def _save(log, last=False):
         # Nothing ran since the last save? (get_data() also lists the unexecuted
         # files of [run] source, without lines: no reason for a file.)
         if not any(data.lines(path) for path in data.measured_files()):
+            _ledger_note(saved=time.time())
             return
         # coverage's own name pattern, which ``coverage combine`` looks for. (With
         # suffix=True coverage would also put a content hash in the name, but
@@ -231,6 +241,7 @@ def _save(log, last=False):
                 else "the data is kept for the next save",
             )
             return
+        _ledger_note(saved=time.time())
         data.erase()  # Written: start the next file from nothing.
         if hasattr(sys, "monitoring"):
             # The sysmon core asks Python to stop reporting a line once it has
@@ -247,10 +258,10 @@ def _save(log, last=False):
 # Where coverage's hook runs next to yours: first where it must already be
 # measuring what yours runs, last (even if yours raised) where it saves, or
 # counts, what yours ran. The optional parts below join the core the same way.
-_RUNS_FIRST = ("on_starting", "post_fork", "on_dirty_starting", "pre_request")
+_RUNS_FIRST = ("on_starting", "pre_fork", "post_fork", "on_dirty_starting", "pre_request")
 _RUNS_LAST = (
     "when_ready", "on_reload", "post_worker_init", "dirty_worker_init", "post_request",
-    "worker_exit",
+    "worker_exit", "child_exit",
 )
 
 
@@ -328,8 +339,8 @@ def _check_added_hooks(cfg, log):
 
 # ---------------------------------------------------------------------------
 # Snapshots: kill -USR1 (and GUNICORN_COVERAGE_SNAPSHOT_SECONDS) make each
-# worker save while it keeps serving. Without this part, a worker saves only
-# when it exits.
+# worker save while it keeps serving, and a worker told to stop (TERM) saves
+# at once. Without this part, a worker saves only when it exits.
 # ---------------------------------------------------------------------------
 
 
@@ -355,10 +366,15 @@ SNAPSHOT_SECONDS = _read_snapshot_seconds() if MEASURE else None
 # because coverage and SQLite must not run inside a signal handler. A snapshot
 # reads the data that requests are writing, so it waits until no request runs
 # in this worker, and requests that arrive meanwhile wait for the snapshot.
+# Except when the worker was told to stop: then the snapshot goes ahead at
+# once (coverage reads what requests record as they run without losing a
+# line), because a container engine kills whatever still runs when its grace
+# period ends, and a request in flight may outlast it.
 _wakeup_read, _wakeup_write = None, None
 _gate = None  # A threading.Condition guarding the two values below.
 _requests_running = 0
 _snapshotting = False
+_stopping = False  # Set by the TERM handler, which cannot notify _gate.
 
 
 class Snapshots:
@@ -373,13 +389,25 @@ class Snapshots:
         _wakeup_read, _wakeup_write = os.pipe()
         os.set_blocking(_wakeup_write, False)
         earlier_usr1 = signal.getsignal(signal.SIGUSR1)
+        earlier_term = signal.getsignal(signal.SIGTERM)
 
         def usr1(signum, frame):
             earlier_usr1(signum, frame)  # Reopen the log files, as gunicorn does.
-            with contextlib.suppress(BlockingIOError):  # A snapshot is pending anyway.
-                os.write(_wakeup_write, b"!")
+            _ask_for_a_snapshot()
+
+        def term(signum, frame):
+            global _stopping
+            _stopping = True
+            _ask_for_a_snapshot()
+            earlier_term(signum, frame)  # Stop after the requests in flight, as gunicorn does.
 
         signal.signal(signal.SIGUSR1, usr1)
+        if callable(earlier_term):
+            signal.signal(signal.SIGTERM, term)
+        for sig in (signal.SIGUSR1, signal.SIGTERM):
+            # As gunicorn asks: a system call that a request is in is resumed,
+            # not broken off, by these signals.
+            signal.siginterrupt(sig, False)
         threading.Thread(
             target=_write_snapshots, args=(worker.log,), name="coverage-snapshots", daemon=True
         ).start()
@@ -409,6 +437,11 @@ class Snapshots:
                 _gate.notify_all()
 
 
+def _ask_for_a_snapshot():
+    with contextlib.suppress(BlockingIOError):  # A snapshot is pending anyway.
+        os.write(_wakeup_write, b"!")
+
+
 def _write_snapshots(log):
     """The snapshot thread: save on each USR1, and every SNAPSHOT_SECONDS if set."""
     while True:
@@ -424,7 +457,9 @@ def _snapshot(log):
     with _gate:
         _gate.wait_for(lambda: not _snapshotting)
         _snapshotting = True
-        _gate.wait_for(lambda: _requests_running == 0)
+        # _stopping comes from a signal handler, which cannot notify: look again now and then.
+        while not _gate.wait_for(lambda: _requests_running == 0 or _stopping, timeout=0.1):
+            pass
     try:
         _save(log)
     finally:
@@ -598,18 +633,199 @@ class DirtyWorkers:
         worker._cleanup = cleanup_and_save
 
 
+# ---------------------------------------------------------------------------
+# Checks at start: before the first worker forks, the master says what would
+# lose every worker's data. Without this part, a stop signal that never
+# reaches gunicorn loses it without a word, and a data directory that the
+# workers cannot write costs an error per worker, once their data is lost.
+# ---------------------------------------------------------------------------
+
+# Programs that, as gunicorn's parent in a container, keep the engine's stop
+# signal from it: a shell that started gunicorn without exec, and the inits
+# that `docker run --init` puts in front of it, which signal only the shell.
+_SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"}
+_CONTAINER_INITS = {"docker-init", "catatonit", "tini"}
+
+
+class StartChecks:
+    def on_starting(server):
+        """Master, once, before it listens or forks."""
+        global _unmeasured_because
+        if _cov is None:
+            return
+        _warn_if_a_shell_keeps_the_stop_signal(server.log)
+        _unmeasured_because = _unwritable_data_directory(server.cfg, _data_file)
+        # when_ready says so, before the first worker forks.
+
+    def on_reload(server):
+        """Master, on HUP, after the core checked the settings: the new
+        workers measure only if they can write (made writable since?)."""
+        global _unmeasured_because
+        if not MEASURE or coverage is None or _unmeasured_because:
+            return
+        data_file = _coverage_with_your_settings().get_option("run:data_file")
+        _unmeasured_because = _unwritable_data_directory(server.cfg, data_file)
+        if _unmeasured_because:
+            server.log.error("coverage: the new workers serve unmeasured: %s", _unmeasured_because)
+
+
+def _warn_if_a_shell_keeps_the_stop_signal(log):
+    """A container engine stops a container by signalling its PID 1, and kills
+    every process in it when its grace period ends."""
+    parent = os.getppid()
+    shell = _program(parent)
+    if shell not in _SHELLS:
+        return
+    if parent == 1:
+        why = f"gunicorn's parent, PID 1, is a shell ({shell}), which ignores the stop signal"
+    elif _program(1) in _CONTAINER_INITS and _parent_of(parent) == 1:
+        why = (
+            f"gunicorn's parent is a shell ({shell}) under the container's init ({_program(1)}), "
+            "which passes the stop signal to the shell only"
+        )
+    else:
+        return  # A shell in a terminal, say: Ctrl-C reaches gunicorn too.
+    log.warning(
+        "coverage: %s: stopping the container will kill the workers before they save. "
+        "Start gunicorn with exec: 'exec gunicorn ...' in the script, or CMD in exec form, "
+        "CMD [\"gunicorn\", ...]", why,
+    )
+
+
+def _program(pid):
+    """The name of the program a process runs ("sh" for a shell script), or None."""
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:  # Another user's process: its name is all we may read.
+        try:
+            with open(f"/proc/{pid}/comm") as comm:
+                return comm.read().strip()
+        except OSError:
+            return None
+
+
+def _parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return int(stat_file.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _unwritable_data_directory(cfg, data_file):
+    """Why the workers could not write their data files next to data_file, or
+    None. They run as gunicorn's user and group settings (the master's own by
+    default): a child process becomes them, as a worker does, and tries."""
+    directory = os.path.dirname(os.path.abspath(data_file))
+    while not os.path.isdir(directory):  # _save creates the directories missing.
+        directory = os.path.dirname(directory)
+    child = os.fork()
+    if child == 0:
+        try:
+            set_owner_process(cfg.uid, cfg.gid, initgroups=cfg.initgroups)
+            os._exit(0 if os.access(directory, os.W_OK | os.X_OK) else 1)
+        except BaseException:  # It cannot become them: gunicorn will say why.
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        return None
+    if os.statvfs(directory).f_flag & os.ST_RDONLY:
+        problem = f"{directory} is on a read-only file system"
+        fix = "mount a volume or a tmpfs there"
+    else:
+        try:
+            user = f"{pwd.getpwuid(cfg.uid).pw_name} (uid {cfg.uid}, gid {cfg.gid})"
+        except KeyError:
+            user = f"uid {cfg.uid}, gid {cfg.gid}"
+        owner = os.stat(directory)
+        problem = (
+            f"the workers run as {user} and cannot write to {directory} "
+            f"(owner uid {owner.st_uid}, {stat.filemode(owner.st_mode)})"
+        )
+        fix = "make it writable for them (chown it, or a volume of theirs)"
+    return (
+        f"{problem}, where their data files go: {fix}, or set COVERAGE_FILE "
+        "(or [run] data_file) to a file in a directory they can write"
+    )
+
+
+# ---------------------------------------------------------------------------
+# A ledger of what was lost: when the master reaps a worker that never got
+# to its last save (killed by the OOM killer, say, or by gunicorn after
+# --timeout), it says since when that worker's data is lost. Without this
+# part, only the report's numbers show it.
+# ---------------------------------------------------------------------------
+
+# What a worker tells the master, in a few bytes of memory they share: when
+# it started measuring, when all it had measured was last on disk (0: never),
+# and whether it got to its last save.
+_LEDGER = struct.Struct("ddB")
+_ledger = None  # In a worker: its shared memory (an mmap); None elsewhere.
+_ledger_entries = {"started": 0.0, "saved": 0.0, "finished": False}
+
+
+class Ledger:
+    def pre_fork(server, worker):
+        """Master, before it forks each worker: memory that the worker,
+        forked from it, will share with it."""
+        if MEASURE and not _unmeasured_because:
+            worker.coverage_ledger = mmap.mmap(-1, _LEDGER.size)
+
+    def post_fork(server, worker):
+        """Worker, after the core started measuring it."""
+        global _ledger
+        if _cov is not None:
+            _ledger = getattr(worker, "coverage_ledger", None)
+            _ledger_note(started=time.time())
+
+    def worker_exit(server, worker):
+        """Worker, after the core's last save (written, or said why not)."""
+        if worker.pid == os.getpid():
+            _ledger_note(finished=True)
+
+    def child_exit(server, worker):
+        """Master, after it reaped a worker, however it ended."""
+        ledger = getattr(worker, "coverage_ledger", None)
+        if ledger is None:
+            return
+        started, saved, finished = _LEDGER.unpack(ledger)
+        ledger.close()
+        if started and not finished:
+            since = f"its last save at {_clock(saved)}" if saved else f"it started at {_clock(started)}"
+            server.log.error(
+                "coverage: worker %s ended before its last save: what it measured since %s is lost",
+                worker.pid, since,
+            )
+
+
+def _ledger_note(**entries):
+    if _ledger is not None:
+        _ledger_entries.update(entries)
+        _LEDGER.pack_into(_ledger, 0, *_ledger_entries.values())
+
+
+def _clock(seconds):
+    """A time as gunicorn's log lines write it."""
+    return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(seconds))
+
+
 # ===========================================================================
 # Putting it together: gunicorn calls one function per hook. Where parts share
 # a hook, they run in the order add_to gives coverage's hooks and yours.
 # ===========================================================================
 
-on_starting = _in_order(on_starting, Contexts.on_starting)
+on_starting = _in_order(on_starting, Contexts.on_starting, StartChecks.on_starting)
+on_reload = _in_order(on_reload, StartChecks.on_reload)
+pre_fork = Ledger.pre_fork
+post_fork = _in_order(post_fork, Ledger.post_fork)
 post_worker_init = _in_order(ExitOnSigterm.post_worker_init, Snapshots.post_worker_init)
 if CONTEXT_HEADER:  # Only then does a request cost the call of a second part.
     pre_request = _in_order(Snapshots.pre_request, Contexts.pre_request)
 else:
     pre_request = Snapshots.pre_request
 post_request = Snapshots.post_request
+worker_exit = _in_order(worker_exit, Ledger.worker_exit)
+child_exit = Ledger.child_exit
 on_dirty_starting = DirtyWorkers.on_dirty_starting
 dirty_worker_init = DirtyWorkers.dirty_worker_init
 
