@@ -644,7 +644,7 @@ class DirtyWorkers:
 # signal from it: a shell that started gunicorn without exec, and the inits
 # that `docker run --init` puts in front of it, which signal only the shell.
 _SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"}
-_CONTAINER_INITS = {"docker-init", "catatonit", "tini"}
+_CONTAINER_INITS = {"docker-init", "podman-init", "catatonit", "tini"}
 
 
 class StartChecks:
@@ -734,12 +734,12 @@ def _unwritable_data_directory(cfg, data_file):
         fix = "mount a volume or a tmpfs there"
     else:
         try:
-            user = f"{pwd.getpwuid(cfg.uid).pw_name} (uid {cfg.uid}, gid {cfg.gid})"
-        except KeyError:
-            user = f"uid {cfg.uid}, gid {cfg.gid}"
+            user = pwd.getpwuid(cfg.uid).pw_name
+        except KeyError:  # A user that the image does not name (docker run --user 1000).
+            user = cfg.uid
         owner = os.stat(directory)
         problem = (
-            f"the workers run as {user} and cannot write to {directory} "
+            f"the workers run as {user} (uid {cfg.uid}, gid {cfg.gid}) and cannot write to {directory} "
             f"(owner uid {owner.st_uid}, {stat.filemode(owner.st_mode)})"
         )
         fix = "make it writable for them (chown it, or a volume of theirs)"

@@ -108,6 +108,7 @@ NORMALISE = [
     (re.compile(r"\(pid: \d+\)|pid: \d+|\(\d+\)$"), "PID"),
     (re.compile(r"\.coverage\.[\w-]+\.pid\d+\.X\w+x(\.H\w+h)?"), ".coverage.HOST.pidPID.XRANDOMx"),
     (re.compile(r" in \d+\.\d+s\b"), " in SECONDSs"),  # pytest's "2 passed in 0.12s"
+    (re.compile(r"^[0-9a-f]{64}$"), "CONTAINER_ID"),  # docker run --detach
 ]
 
 
@@ -181,13 +182,14 @@ class Mismatch(AssertionError):
     pass
 
 
-def run(page, workdir, port, show=None, timeout=120):
+def run(page, workdir, port, show=None, timeout=120, env=None):
     """Type every step of `page` in `workdir`; raise Mismatch where output differs.
 
-    `show(text)`, if given, receives each command and its real output.
+    `show(text)`, if given, receives each command and its real output. `env`:
+    variables to set in the terminals (PATH, say) besides this process's.
     """
     env = {
-        key: value for key, value in os.environ.items()
+        key: value for key, value in {**os.environ, **(env or {})}.items()
         if key not in ("VIRTUAL_ENV", "PYTHONHOME", "COVERAGE_PROCESS_START")
     }
     # The page's gunicorn command binds gunicorn's default port; bind a free one
@@ -218,7 +220,7 @@ def _play(step, terminal, port, show, timeout):
             raise Mismatch(f"{step.where}: the previous command in {terminal.name} still runs")
         if show:
             show(f"\n[{terminal.name}] $ {step.command}")
-        terminal.type(step.command.replace(f":{DOCUMENTED_PORT}", f":{port}"))
+        terminal.type(_on_port(step.command, port))
         if _starts_a_server(step.command):
             _wait_for_server_lines(step, terminal, expected, port, show, timeout)
             return
@@ -235,6 +237,13 @@ def _play(step, terminal, port, show, timeout):
         if show:
             show(f"\n[{terminal.name}, the server goes on]")
         _wait_for_server_lines(step, terminal, expected, port, show, timeout)
+
+
+def _on_port(command, port):
+    """The command on the run's port: in URLs, and as the host's side of a
+    container's published port (--publish 8000:8000)."""
+    command = command.replace(f"--publish {DOCUMENTED_PORT}:{DOCUMENTED_PORT}", f"--publish {port}:PORT")
+    return command.replace(f":{DOCUMENTED_PORT}", f":{port}").replace(":PORT", f":{DOCUMENTED_PORT}")
 
 
 def _starts_a_server(command):
