@@ -137,13 +137,13 @@ def run(image, tmp_path):
     (a directory of this test) on /coverage; removed at teardown."""
     started = []
 
-    def run_container(*options, command=(), data=None, volume=True):
+    def run_container(*options, command=(), data=None, volume=True, image=IMAGE):
         data = data or tmp_path / "coverage-data"
         data.mkdir(exist_ok=True)
         port = free_port()
         mount = ["--volume", f"{data}:/coverage"] if volume else []
         cid = engine("run", "--detach", "--publish", f"127.0.0.1:{port}:8000", *mount,
-                     *options, IMAGE, *command)
+                     *options, image, *command)
         started.append(cid)
         return Container(cid, port, data)
 
@@ -266,12 +266,16 @@ def test_a_request_outlasting_the_grace_keeps_what_ran_before_the_stop(run, imag
 UNWRITABLE = "cannot write to /coverage"
 
 
-@pytest.mark.parametrize("how", ["docker-run-user", "gunicorn-user"])
+@pytest.mark.parametrize("how", ["docker-run-user", "user-in-the-image", "gunicorn-user"])
 def test_workers_that_cannot_write_say_so_at_start(run, image, tmp_path, how):
     data = tmp_path / "root-only"
     data.mkdir(mode=0o755)
     if how == "docker-run-user":
         container = run("--user", "1000:1000", data=data)
+    elif how == "user-in-the-image":
+        (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nUSER 1000:1000\n")
+        engine("build", "--tag", f"{IMAGE}-user", str(tmp_path))
+        container = run(data=data, image=f"{IMAGE}-user")
     else:
         container = run(data=data, command=[
             "gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--user", "nobody",
@@ -279,7 +283,7 @@ def test_workers_that_cannot_write_say_so_at_start(run, image, tmp_path, how):
     container.wait_for_workers("Booting worker")
     logs = container.logs()
     assert logs.count(UNWRITABLE) == 1, logs
-    ids = "(uid 1000, gid 1000)" if how == "docker-run-user" else "nobody (uid 65534, gid 65534)"
+    ids = "nobody (uid 65534, gid 65534)" if how == "gunicorn-user" else "(uid 1000, gid 1000)"
     assert f"{ids} and cannot write to /coverage" in logs, logs
     if how == "docker-run-user":
         assert line_on_the_page("coverage: not measuring: the workers run as") in logs
