@@ -216,10 +216,10 @@ def project_for_nobody():
         shutil.rmtree(directory)
 
 
-def start_as_nobody(start, directory, env=None, **options):
+def start_as_nobody(start, directory, *args, env=None, **options):
     """gunicorn in `directory`, its workers as nobody (and group nogroup)."""
     env = {"PYTHONPATH": f"{directory / 'sitecustomize'}:{directory}", **(env or {})}
-    return start(*NOBODY, directory=directory, env=env, **options)
+    return start(*NOBODY, *args, directory=directory, env=env, **options)
 
 
 def writable_by_all(directory):
@@ -310,3 +310,22 @@ def test_on_hup_a_data_directory_made_writable_is_measured_again(project_for_nob
     server.stop()
     assert len(server.data_files()) == 2
     assert server.report() == LIB_AFTER_FOO
+
+
+@needs_root
+@pytest.mark.xfail(strict=True, reason=(
+    "hook file: StartChecks.on_starting checks the data_file of the settings the master read "
+    "when gunicorn loaded the file, before it applied --chdir; the workers read the project's"
+))
+def test_with_chdir_the_check_reads_the_settings_the_workers_read(project_for_nobody, start, tmp_path):
+    """Started elsewhere, with --chdir the project: the workers read the
+    project's .coveragerc, whose data/ they can write, not the project directory."""
+    data = writable_by_all(project_for_nobody / "data")
+    add_to_coveragerc(project_for_nobody, "data_file = data/.coverage")
+    server = start_as_nobody(start, project_for_nobody, "--chdir", str(project_for_nobody),
+                             cwd=tmp_path, measuring=False)
+    assert server.curl("/foo") == "42"
+    server.stop()
+    assert coverage_lines(server, but="INFO") == []
+    assert len(list(data.glob(".coverage.*"))) == 2
+    assert server.report("--data-file", "data/.coverage") == LIB_AFTER_FOO
