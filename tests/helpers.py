@@ -1,6 +1,7 @@
 """What the tests share that is not a fixture: paths, free ports, bounded
-waits, processes, the `Server` class, editing .coveragerc and reading the
-coverage core in use. conftest.py holds the fixtures.
+waits, processes, requests held in flight, the `Server` class, editing
+.coveragerc and reading the coverage core in use. conftest.py holds the
+fixtures.
 """
 
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_FILE = ROOT / "hooks" / "gunicorn.conf.py"
+APPS = ROOT / "tests" / "apps"  # The test apps, which copy_test_apps puts in example_app.
 
 PYTHON = sys.version_info[:2]
 
@@ -92,6 +94,13 @@ def copy_example(directory):
     shutil.copytree(ROOT / "example_app", directory / "example_app")
     shutil.copy(ROOT / ".coveragerc", directory / ".coveragerc")
     shutil.copy(HOOK_FILE, directory / "gunicorn.conf.py")
+
+
+def copy_test_apps(directory):
+    """Put the test apps of tests/apps/ into the example copied in `directory`,
+    in its package example_app (example_app.held:wsgi_app, say)."""
+    for module in APPS.glob("*.py"):
+        shutil.copy(module, directory / "example_app" / module.name)
 
 
 def copy_of_repository(directory):
@@ -175,6 +184,38 @@ def children_of(pid):
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except PROCESS_GONE:
         return []
+
+
+# --- Requests held in flight (tests/apps/held.py) -----------------------------
+
+
+def request_in_background(server, path):
+    """The real curl, not waited for: .communicate() gives the answer."""
+    return subprocess.Popen(
+        ["curl", "--silent", "--max-time", "20", server.url + path],
+        stdout=subprocess.PIPE, text=True,
+    )
+
+
+def hold_a_request(server, path="/held"):
+    """Start a request that stays in flight until release(server)."""
+    request = request_in_background(server, path)
+    wait_until(lambda: (server.directory / "held").exists(), 10, "the request to be in flight")
+    return request
+
+
+def release(server, *requests):
+    """Let the held requests finish: their answers ("" if the server died)."""
+    (server.directory / "release").touch()
+    return [request.communicate(timeout=20)[0] for request in requests]
+
+
+def no_data_file_within(server, seconds):
+    try:
+        wait_until(server.data_files, seconds, "a data file")
+    except AssertionError:
+        return True
+    return False
 
 
 class Report(typing.NamedTuple):

@@ -1,13 +1,23 @@
 """A bad environment gets one clear line, and the server serves where it can."""
 
+import grp
+import os
+import pwd
 import re
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
+import textwrap
+from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, wait_until
+from helpers import (
+    LIB_AFTER_FOO, ROOT, add_to_coveragerc, copy_example, replace_in_coveragerc, wait_until,
+)
 
 
 def refused(start, env=None):
@@ -151,3 +161,171 @@ def test_without_coverage_installed_the_server_serves_and_says_why(
         "[WARNING] coverage: not measuring: the coverage package is not installed here "
         "(pip install coverage, or set GUNICORN_COVERAGE=off)"
     ]
+
+
+# --- Workers that run as another user (--user, --group) ------------------------
+
+NOBODY = ("--user", "nobody", "--group", "nogroup")
+
+
+def ids_of(user, group):
+    try:
+        return pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid
+    except KeyError:
+        return None
+
+
+NOBODY_UID, NOBODY_GID = ids_of("nobody", "nogroup") or (None, None)
+NOBODY_IS = f"nobody (uid {NOBODY_UID}, gid {NOBODY_GID})"
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or NOBODY_UID is None,
+    reason="starting workers as the user nobody (group nogroup) needs root, and that user and group",
+)
+
+# Python imports sitecustomize as it starts, in the master, which is root still.
+# The workers run as nobody, who may not read this Python's own files (one
+# installed under /root, which is root's alone): the master imports what they
+# would import later (the example's dependencies, and what Werkzeug imports at
+# the first request), then forgets the example, which the workers import and
+# measure as usual.
+SITECUSTOMIZE = """
+    import sys
+
+    import encodings.idna
+    import example_app.app
+
+    for name in [name for name in sys.modules if name.split(".")[0] == "example_app"]:
+        del sys.modules[name]
+"""
+
+
+@pytest.fixture
+def project_for_nobody():
+    """The example in a directory of root's, 0o755, that nobody may read and not
+    write (pytest's own temp directories are root's alone, 0o700: the workers
+    could not import the application). Removed at the end, after the servers,
+    as the tests ask for it before `start`."""
+    directory = Path(tempfile.mkdtemp(dir="/tmp", prefix="gunicorn-coverage-"))
+    try:
+        directory.chmod(0o755)
+        copy_example(directory)
+        (directory / "sitecustomize").mkdir()
+        (directory / "sitecustomize" / "sitecustomize.py").write_text(textwrap.dedent(SITECUSTOMIZE))
+        yield directory
+    finally:
+        shutil.rmtree(directory)
+
+
+def start_as_nobody(start, directory, *args, env=None, **options):
+    """gunicorn in `directory`, its workers as nobody (and group nogroup)."""
+    env = {"PYTHONPATH": f"{directory / 'sitecustomize'}:{directory}", **(env or {})}
+    return start(*NOBODY, *args, directory=directory, env=env, **options)
+
+
+def writable_by_all(directory):
+    directory.mkdir(exist_ok=True)
+    directory.chmod(0o777)
+    return directory
+
+
+def cannot_write(directory):
+    """What the master says of a directory of root's, 0o755, that the workers cannot write."""
+    owner = directory.stat()
+    assert (owner.st_uid, stat.filemode(owner.st_mode)) == (0, "drwxr-xr-x")
+    return (
+        f"the workers run as {NOBODY_IS} and cannot write to {directory} "
+        f"(owner uid 0, drwxr-xr-x), where their data files go: make it writable for them "
+        "(chown it, or a volume of theirs), or set COVERAGE_FILE (or [run] data_file) to a "
+        "file in a directory they can write"
+    )
+
+
+def coverage_lines(server, but=""):
+    """The lines the hook file logged, "[<LEVEL>] coverage: ...", but those of level `but`."""
+    lines = [line.split("] ", 2)[-1] for line in server.log().splitlines() if "coverage:" in line]
+    return [line for line in lines if not (but and line.startswith(f"[{but}]"))]
+
+
+@needs_root
+def test_a_data_directory_the_workers_cannot_write_is_said_once_and_they_serve(
+    project_for_nobody, start
+):
+    server = start_as_nobody(start, project_for_nobody, measuring=False)
+    assert server.curl("/foo") == "42"
+    server.stop()
+    # One line before the first worker forks; no error per worker as it exits.
+    assert coverage_lines(server) == [
+        f"[WARNING] coverage: not measuring: {cannot_write(project_for_nobody)}"
+    ]
+    assert server.data_files() == []
+
+
+@needs_root
+def test_workers_measure_as_their_user_where_they_can_write(project_for_nobody, start):
+    data = writable_by_all(project_for_nobody / "data")
+    server = start_as_nobody(start, project_for_nobody, env={"COVERAGE_FILE": str(data / ".coverage")})
+    assert server.curl("/foo") == "42"
+    server.stop()
+    files = list(data.glob(".coverage.*"))
+    assert len(files) == 2
+    assert {file.stat().st_uid for file in files} == {NOBODY_UID}
+    assert coverage_lines(server, but="INFO") == []
+    assert server.report("--data-file", str(data / ".coverage")) == LIB_AFTER_FOO
+
+
+@needs_root
+def test_on_hup_a_data_directory_the_new_workers_cannot_write_is_said_once(project_for_nobody, start):
+    """The old workers save where they did; the new ones serve unmeasured."""
+    writable_by_all(project_for_nobody / "data")
+    add_to_coveragerc(project_for_nobody, "data_file = data/.coverage")
+    server = start_as_nobody(start, project_for_nobody)
+    old_workers = server.workers()
+    assert server.curl("/foo") == "42"
+    # From now on into the project directory, which they cannot write.
+    replace_in_coveragerc(project_for_nobody, "data_file = data/.coverage", "data_file = .coverage")
+    server.send(signal.SIGHUP)
+    server.wait_for_exit(old_workers)
+    server.measuring = False
+    server.wait_for_workers(2)
+    assert server.curl("/bar") == "43"  # Served, not measured.
+    server.stop()
+    assert coverage_lines(server, but="INFO") == [
+        f"[ERROR] coverage: the new workers serve unmeasured: {cannot_write(project_for_nobody)}"
+    ]
+    assert len(list((project_for_nobody / "data").glob(".coverage.*"))) == 2  # The old workers'.
+    assert server.data_files() == []
+    assert server.report("--data-file", "data/.coverage") == LIB_AFTER_FOO
+
+
+@needs_root
+def test_on_hup_a_data_directory_made_writable_is_measured_again(project_for_nobody, start):
+    server = start_as_nobody(start, project_for_nobody, measuring=False)
+    unmeasured = server.workers()
+    project_for_nobody.chmod(0o777)
+    server.send(signal.SIGHUP)
+    server.wait_for_exit(unmeasured)
+    server.measuring = True
+    server.wait_for_workers(2)  # Each says "coverage: measuring this worker".
+    assert server.curl("/foo") == "42"
+    server.stop()
+    assert len(server.data_files()) == 2
+    assert server.report() == LIB_AFTER_FOO
+
+
+@needs_root
+@pytest.mark.xfail(strict=True, reason=(
+    "hook file: StartChecks.on_starting checks the data_file of the settings the master read "
+    "when gunicorn loaded the file, before it applied --chdir; the workers read the project's"
+))
+def test_with_chdir_the_check_reads_the_settings_the_workers_read(project_for_nobody, start, tmp_path):
+    """Started elsewhere, with --chdir the project: the workers read the
+    project's .coveragerc, whose data/ they can write, not the project directory."""
+    data = writable_by_all(project_for_nobody / "data")
+    add_to_coveragerc(project_for_nobody, "data_file = data/.coverage")
+    server = start_as_nobody(start, project_for_nobody, "--chdir", str(project_for_nobody),
+                             cwd=tmp_path, measuring=False)
+    assert server.curl("/foo") == "42"
+    server.stop()
+    assert coverage_lines(server, but="INFO") == []
+    assert len(list(data.glob(".coverage.*"))) == 2
+    assert server.report("--data-file", "data/.coverage") == LIB_AFTER_FOO

@@ -136,7 +136,7 @@ def test_the_lists_come_from_the_real_files():
     assert {"post_fork", "worker_exit", "post_request"} <= set(GUNICORN_HOOKS)
     assert {"post_fork", "worker_exit", "pre_request"} <= set(HOOKS)
     assert parts_of(HOOK_TREE, "pre_request") == ["``Snapshots``", "``Contexts``"]
-    assert parts_of(HOOK_TREE, "on_starting") == ["the core", "``Contexts``"]
+    assert parts_of(HOOK_TREE, "on_starting") == ["the core", "``Contexts``", "``StartChecks``"]
     assert "GUNICORN_COVERAGE" in VARIABLES
     assert any(re.fullmatch(p, "coverage: wrote .coverage.h.pid1.X2x") for p in MESSAGES)
     assert sections("hook") and sections("env")

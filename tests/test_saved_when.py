@@ -7,15 +7,19 @@ it. The tests take the report they must see from the rows that name them (the
 rows, so the "Proven by" column only names tests that exist.
 """
 
+import re
 import signal
 import textwrap
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import pytest
 
 from helpers import (
-    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_IMPORTED_ONLY, Report, list_table, wait_until,
+    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_IMPORTED_ONLY, Report, copy_test_apps, hold_a_request,
+    list_table, release, wait_until,
 )
 
 # Seconds within which every worker writes its snapshot after USR1.
@@ -71,6 +75,8 @@ def test_a_graceful_exit_saves(event, start, expected):
     assert server.curl("/foo") == "42"
     exit_(server)
     assert server.report() == expected
+    server.stop()  # The master has reaped every worker: none ended before its last save.
+    assert ledger_lines(server) == []
 
 
 SLOW_APP = """
@@ -94,6 +100,55 @@ def test_a_worker_timeout_saves(start, example, expected):
     server.curl("/foo-then-hang", check=False)  # The abort closes the connection.
     server.wait_for_data_files(1)
     assert "WORKER TIMEOUT" in server.log()
+    assert server.report() == expected
+    # The abort (SIGABRT) runs worker_exit, which saved: the master says nothing.
+    server.stop()
+    assert ledger_lines(server) == []
+
+
+# --- A stop with a request in flight -----------------------------------------
+
+# The example, and /held: in flight until release(), then it runs lib.bar().
+HELD_APP = "example_app.held:example_then_held"
+
+
+def test_term_saves_at_once_what_ran_before_it(start, example, expected):
+    """A container engine sends TERM, then SIGKILL when its grace period ends,
+    whether the requests in flight have ended or not. The worker saved at once."""
+    copy_test_apps(example)
+    server = start(workers=1, app=HELD_APP)
+    assert server.curl("/foo") == "42"
+    held = hold_a_request(server)
+    server.send(signal.SIGTERM)
+    [saved] = server.wait_for_data_files(1)
+    assert held.poll() is None  # Written while the request is in flight.
+    assert server.report() == expected  # /foo, which ran before the stop.
+    server.kill_everything()  # The grace period ends before the request.
+    assert release(server, held) == [""]
+    assert server.data_files() == [saved]
+    assert server.report() == expected
+
+
+STOPPING_WITH_TERM = {
+    # The master sends the workers TERM when it stops, and the old workers on HUP.
+    "term": lambda server, workers: server.process.wait(timeout=30),
+    "hup": lambda server, workers: server.wait_for_exit(workers),
+}
+
+
+@pytest.mark.parametrize("event", STOPPING_WITH_TERM)
+def test_term_saves_at_once_then_the_rest_as_the_worker_exits(event, start, example, expected):
+    copy_test_apps(example)
+    server = start(workers=1, app=HELD_APP)
+    workers = server.workers()
+    assert server.curl("/foo") == "42"
+    held = hold_a_request(server)
+    server.send(getattr(signal, f"SIG{event.upper()}"))
+    server.wait_for_data_files(1)
+    assert held.poll() is None
+    assert release(server, held) == ["43"]
+    STOPPING_WITH_TERM[event](server, workers)  # The worker has exited.
+    assert len(server.data_files()) == 2  # Then the rest: what the request ran after the stop.
     assert server.report() == expected
 
 
@@ -189,6 +244,63 @@ def test_sigkill_loses_what_the_worker_measured(start, expected):
     assert server.report() == expected
 
 
+# --- What the master says a killed worker lost ---------------------------------
+
+LEDGER_LINE = re.compile(
+    r"\[(?P<master>\d+)\] \[ERROR\] coverage: worker (?P<worker>\d+) ended before its last save: "
+    r"what it measured since (?P<since>it started|its last save) at (?P<at>.+) is lost$"
+)
+
+
+def ledger_lines(server):
+    """The master's lines about workers that ended before their last save."""
+    return [match for line in server.log().splitlines() if (match := LEDGER_LINE.search(line))]
+
+
+def ledger_line(server, worker):
+    """The master's line about `worker`, once it has reaped it."""
+    def found():
+        return [match for match in ledger_lines(server) if int(match["worker"]) == worker]
+
+    [match] = wait_until(found, what=f"the master's line about worker {worker}")
+    assert int(match["master"]) == server.pid
+    return match
+
+
+def logged_between(at, earliest, latest):
+    """Is `at`, a time as gunicorn's log lines write it, between these two
+    time.time() values? (It has whole seconds.)"""
+    seconds = datetime.strptime(at, "%Y-%m-%d %H:%M:%S %z").timestamp()
+    return int(earliest) <= seconds <= latest
+
+
+def test_the_master_says_since_when_a_killed_worker_lost_its_data(start, expected):
+    earliest = time.time()
+    server = start(workers=1)
+    latest = time.time()  # The worker has started measuring.
+    [first] = server.workers()
+    assert server.curl("/foo") == "42"
+    server.send_to_worker(first, signal.SIGKILL)
+    lost = ledger_line(server, first)
+    assert lost["since"] == "it started"
+    assert logged_between(lost["at"], earliest, latest)
+
+    [second] = wait_until(lambda: (w := server.workers()) != [first] and w, what="a new worker")
+    server.wait_for_workers(1)
+    assert server.curl("/foo") == "42"
+    earliest = time.time()
+    server.send(signal.SIGUSR1)
+    wait_until(lambda: f"[{second}] [INFO] coverage: wrote" in server.log(), what="the snapshot")
+    latest = time.time()
+    server.send_to_worker(second, signal.SIGKILL)
+    lost = ledger_line(server, second)
+    assert lost["since"] == "its last save"
+    assert logged_between(lost["at"], earliest, latest)
+
+    assert len(ledger_lines(server)) == 2
+    assert server.report() == expected  # The second worker's snapshot.
+
+
 # --- The page's table ---------------------------------------------------------
 
 
@@ -264,6 +376,25 @@ EVENTS = [
         [Case(test_a_worker_timeout_saves)],
     ),
     Event(
+        "``kill -TERM`` or ``-HUP`` the master, a request in flight",
+        "A worker told to stop (TERM, which HUP sends the old workers) saves at once what it ran so"
+        " far, without waiting for the request in flight as a ``USR1`` snapshot does; as it exits"
+        " after the request, it writes what the request ran since: two files. Here ``/foo`` ran"
+        " before the stop, and the request in flight ran ``lib.bar()`` last.",
+        LIB_AFTER_FOO_AND_BAR,
+        [Case(test_term_saves_at_once_then_the_rest_as_the_worker_exits, "term"),
+         Case(test_term_saves_at_once_then_the_rest_as_the_worker_exits, "hup")],
+    ),
+    Event(
+        "``kill -TERM`` the master, a request in flight, then ``kill -KILL`` before it ends (a"
+        " container engine's grace period)",
+        "The file the worker wrote at once: what it ran before the stop. What the request runs"
+        " after it is lost. Here ``/foo`` ran before the stop; the request in flight would have run"
+        " ``lib.bar()`` last.",
+        LIB_AFTER_FOO,
+        [Case(test_term_saves_at_once_what_ran_before_it)],
+    ),
+    Event(
         "``--preload``",
         "The master measures the application's import and writes one file when it is ready; the"
         " workers' files hold only what ran in them, so nothing is counted twice. After ``/bar``"
@@ -287,6 +418,18 @@ EVENTS = [
         " before the snapshot and ``/bar`` after it.",
         LIB_AFTER_FOO,
         [Case(test_periodic_snapshots_bound_what_sigkill_loses)],
+    ),
+    Event(
+        "``kill -KILL`` a worker: what the master logs",
+        "The master, as it reaps the worker, logs since when its data is lost:"
+        " ``coverage: worker <pid> ended before its last save: what it measured since it started"
+        " at <time> is lost``, or ``... since its last save at <time> ...`` once it wrote a file."
+        " A worker that saved as it exited (the graceful exits and the worker timeout above) gets"
+        " no such line."
+        " Here a worker served ``/foo`` and was killed; the next one served ``/foo``, wrote a"
+        " snapshot and was killed.",
+        LIB_AFTER_FOO,
+        [Case(test_the_master_says_since_when_a_killed_worker_lost_its_data)],
     ),
     Event(
         "Out-of-memory kill",

@@ -8,19 +8,18 @@ before it installed its handlers ignores it until the master kills it.)
 
 import shutil
 import signal
-import subprocess
 import typing
 from dataclasses import dataclass
 
 import pytest
 
 from helpers import (
-    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_IMPORTED_ONLY, PYTHON, ROOT, Report, hook_file_core,
-    list_table, wait_until,
+    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_IMPORTED_ONLY, PYTHON, ROOT, Report, copy_test_apps,
+    hold_a_request, hook_file_core, list_table, no_data_file_within, release, request_in_background,
+    wait_until,
 )
 
 PAGE = ROOT / "docs" / "worker-classes.rst"
-APPS = ROOT / "tests" / "apps"
 
 
 @dataclass(frozen=True)
@@ -124,8 +123,7 @@ def serve(start, example):
         coveragerc = coveragerc or worker_class.coveragerc
         if coveragerc:
             shutil.copy(ROOT / "docs" / "config" / coveragerc, example / ".coveragerc")
-        for module in APPS.glob("*.py"):
-            shutil.copy(module, example / "example_app" / module.name)
+        copy_test_apps(example)
         return start(*worker_class.options, *options, workers=1, app=app or worker_class.app, env=env)
 
     return serve_with
@@ -181,34 +179,6 @@ def test_usr1_writes_a_snapshot_and_the_worker_goes_on(serve, name):
     server.wait_for_data_files(2)
     assert server.report() == then
     assert server.workers() == worker
-
-
-def request_in_background(server, path):
-    """The real curl, not waited for: .communicate() gives the answer."""
-    return subprocess.Popen(
-        ["curl", "--silent", "--max-time", "20", server.url + path],
-        stdout=subprocess.PIPE, text=True,
-    )
-
-
-def hold_a_request(server, path="/held"):
-    """Start a request that stays in flight until release(server)."""
-    request = request_in_background(server, path)
-    wait_until(lambda: (server.directory / "held").exists(), 10, "the request to be in flight")
-    return request
-
-
-def release(server, *requests):
-    (server.directory / "release").touch()
-    return [request.communicate(timeout=20)[0] for request in requests]
-
-
-def no_data_file_within(server, seconds):
-    try:
-        wait_until(server.data_files, seconds, "a data file")
-    except AssertionError:
-        return True
-    return False
 
 
 WAITING = [name for name, saves in SAVES.items() if saves.in_flight.waits]
