@@ -202,6 +202,7 @@ _CORE_NAMES = {"CTracer": "ctrace", "PyTracer": "pytrace", "SysMonitor": "sysmon
 
 # One save at a time in a process: a snapshot may be writing when the worker exits.
 _save_lock = threading.Lock()
+_saved_last = False  # worker_exit saved: a snapshot that comes later has nothing to add.
 
 
 def _save(log, last=False):
@@ -210,7 +211,11 @@ def _save(log, last=False):
     A new file each time: a Coverage object that writes again into a file that
     ``coverage combine`` already removed writes lines that no combine reads.
     """
+    global _saved_last
     with _save_lock:
+        if _saved_last:  # A TERM's snapshot, say, that waited for the last save.
+            return
+        _saved_last = last
         data = _cov.get_data()
         # Nothing ran since the last save? (get_data() also lists the unexecuted
         # files of [run] source, without lines: no reason for a file.)
@@ -654,7 +659,9 @@ class StartChecks:
         if _cov is None:
             return
         _warn_if_a_shell_keeps_the_stop_signal(server.log)
-        _unmeasured_because = _unwritable_data_directory(server.cfg, _data_file)
+        # The settings as the workers will read them: after --chdir, say.
+        data_file = _coverage_with_your_settings().get_option("run:data_file")
+        _unmeasured_because = _unwritable_data_directory(server.cfg, data_file)
         # when_ready says so, before the first worker forks.
 
     def on_reload(server):

@@ -1,12 +1,13 @@
 """docs/containers.rst: the example's image on a real container engine, and
 every way its container stops.
 
-The engine is Docker where a Docker engine runs, else podman (Debian 12's,
-installed by .ci/container-engine, which takes the same commands). No image
-registry is reachable here: the base image is a stand-in for python:3.11-slim,
-made from Debian 12's packages by .ci/container-engine (Debian's Python 3.11,
-a venv in /usr/local as the official image has it, and pip pointed at wheels
-downloaded on this host: nothing is downloaded inside a build). tox runs this
+The tests drive the docker command: Docker's where a Docker engine runs, else
+podman-docker's, which runs Debian 12's podman with the same commands
+(.ci/container-engine installs both). No image registry is reachable here:
+the base image is a stand-in for python:3.11-slim, made from Debian 12's
+packages by .ci/container-engine (Debian's Python 3.11, a venv in /usr/local
+as the official image has it, and pip pointed at wheels downloaded on this
+host: nothing is downloaded inside a build). tox runs this
 module once per run, in its own environment (tox -e containers): the Python
 inside the image is the image's own.
 """
@@ -34,25 +35,30 @@ EXAMPLE = ROOT / "docs" / "examples" / "container"
 
 
 def _engine():
-    """The engine's command, or None, and why not."""
-    docker = shutil.which("docker")
-    if docker:
-        version = subprocess.run(
-            [docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
+    """The docker command that reaches an engine, or None, and why not. The
+    first on PATH may be Docker's client with no Docker engine running: then
+    another, such as podman-docker's."""
+    commands = []
+    for directory in os.get_exec_path():
+        command = os.path.join(directory, "docker")
+        if os.access(command, os.X_OK) and os.path.realpath(command) not in map(os.path.realpath, commands):
+            commands.append(command)
+    for docker in commands:
+        server = subprocess.run(
+            [docker, "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True,
             timeout=30,
         )
-        if version.returncode == 0 and version.stdout.strip():
-            return docker, None
-    podman = shutil.which("podman")
-    if not podman:
-        return None, "no container engine (.ci/container-engine installs one)"
+        if server.returncode == 0 and server.stdout.strip():
+            break
+    else:
+        return None, "no docker command that reaches an engine (.ci/container-engine installs podman and podman-docker)"
     probe = subprocess.run(
-        [podman, "run", "--rm", BASE_IMAGE, "true"], capture_output=True, text=True, timeout=60,
+        [docker, "run", "--rm", BASE_IMAGE, "true"], capture_output=True, text=True, timeout=60,
     )
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["?"])[-1]
-        return None, f"podman cannot run {BASE_IMAGE} ({last}): run .ci/container-engine"
-    return podman, None
+        return None, f"{docker} cannot run {BASE_IMAGE} ({last}): run .ci/container-engine"
+    return docker, None
 
 
 ENGINE, NO_ENGINE = _engine()
@@ -156,17 +162,38 @@ def report(checkout, data, user=None):
     """Combine the container's files in a checkout (the image's context, say),
     with its [paths], and report lib.py; as another host user if given."""
     (checkout / ".coverage").unlink(missing_ok=True)  # Another test's report.
-    as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] if user else []
     env = {**os.environ, "COVERAGE_FILE": str(checkout / ".coverage")}
+    python, as_user = [sys.executable], []
+    if user:
+        python = python_for_another_user(user, checkout.parent / "site", env)
+        as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
     outputs = []
     for command in (["combine", "--keep", str(data)], ["report", "--show-missing", "example_app/lib.py"]):
         done = subprocess.run(
-            [*as_user, sys.executable, "-m", "coverage", *command],
+            [*as_user, *python, "-m", "coverage", *command],
             cwd=checkout, capture_output=True, text=True, timeout=60, env=env,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         outputs.append(done.stdout)
     return Report.parse(outputs[-1])
+
+
+def python_for_another_user(user, site, env):
+    """A Python, with this coverage, that another host user may run. Not
+    this one if it lives where only its owner may go (/root/.pyenv, a
+    checkout in a private directory): then the system's, with a copy of
+    this coverage package that env's PYTHONPATH points at."""
+    import coverage
+    shutil.copytree(Path(coverage.__file__).parent, site / "coverage")
+    for path in [site, *site.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    env["PYTHONPATH"] = str(site)
+    as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+    for python in (sys.executable, "/usr/bin/python3"):
+        check = [*as_user, python, "-c", f"import coverage; assert coverage.__version__ == {coverage.__version__!r}"]
+        if subprocess.run(check, env=env, capture_output=True, timeout=60).returncode == 0:
+            return [python]
+    pytest.fail(f"no Python that user {user} may run: neither {sys.executable} nor /usr/bin/python3")
 
 
 SHELL_WARNING = "stopping the container will kill the workers before they save"

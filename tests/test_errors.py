@@ -313,10 +313,6 @@ def test_on_hup_a_data_directory_made_writable_is_measured_again(project_for_nob
 
 
 @needs_root
-@pytest.mark.xfail(strict=True, reason=(
-    "hook file: StartChecks.on_starting checks the data_file of the settings the master read "
-    "when gunicorn loaded the file, before it applied --chdir; the workers read the project's"
-))
 def test_with_chdir_the_check_reads_the_settings_the_workers_read(project_for_nobody, start, tmp_path):
     """Started elsewhere, with --chdir the project: the workers read the
     project's .coveragerc, whose data/ they can write, not the project directory."""
