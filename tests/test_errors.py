@@ -186,10 +186,12 @@ needs_root = pytest.mark.skipif(
 # The workers run as nobody, who may not read this Python's own files (one
 # installed under /root, which is root's alone): the master imports what they
 # would import later (the example's dependencies, and what Werkzeug imports at
-# the first request), then forgets the example, which the workers import and
-# measure as usual.
+# the first request, and what coverage imports as it saves: on Python 3.14 and
+# newer, pathlib's as_uri imports urllib.request), then forgets the example,
+# which the workers import and measure as usual.
 SITECUSTOMIZE = """
     import sys
+    import urllib.request
 
     import encodings.idna
     import example_app.app
