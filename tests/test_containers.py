@@ -7,9 +7,9 @@ podman-docker's, which runs Debian 12's podman with the same commands
 the base image is a stand-in for python:3.11-slim, made from Debian 12's
 packages by .ci/container-engine (Debian's Python 3.11, a venv in /usr/local
 as the official image has it, and pip pointed at wheels downloaded on this
-host: nothing is downloaded inside a build). tox runs this
-module once per run, in its own environment (tox -e containers): the Python
-inside the image is the image's own.
+host: nothing is downloaded inside a build). tox runs this module once per
+run, in its own environment (tox -e containers): the Python inside the image
+is the image's own.
 """
 
 import os
@@ -163,19 +163,21 @@ def report(checkout, data, user=None):
     with its [paths], and report lib.py; as another host user if given."""
     (checkout / ".coverage").unlink(missing_ok=True)  # Another test's report.
     env = {**os.environ, "COVERAGE_FILE": str(checkout / ".coverage")}
-    python, as_user = [sys.executable], []
-    if user:
-        python = python_for_another_user(user, checkout.parent / "site", env)
-        as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+    python = python_for_another_user(user, checkout.parent / "site", env) if user else sys.executable
     outputs = []
     for command in (["combine", "--keep", str(data)], ["report", "--show-missing", "example_app/lib.py"]):
         done = subprocess.run(
-            [*as_user, *python, "-m", "coverage", *command],
+            [*as_user(user), python, "-m", "coverage", *command],
             cwd=checkout, capture_output=True, text=True, timeout=60, env=env,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         outputs.append(done.stdout)
     return Report.parse(outputs[-1])
+
+
+def as_user(user):
+    """The command prefix that runs a command as that host user (none: as we are)."""
+    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] if user else []
 
 
 def python_for_another_user(user, site, env):
@@ -188,11 +190,11 @@ def python_for_another_user(user, site, env):
     for path in [site, *site.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     env["PYTHONPATH"] = str(site)
-    as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
     for python in (sys.executable, "/usr/bin/python3"):
-        check = [*as_user, python, "-c", f"import coverage; assert coverage.__version__ == {coverage.__version__!r}"]
-        if subprocess.run(check, env=env, capture_output=True, timeout=60).returncode == 0:
-            return [python]
+        check = f"import coverage; assert coverage.__version__ == {coverage.__version__!r}"
+        if subprocess.run([*as_user(user), python, "-c", check], env=env, capture_output=True,
+                          timeout=60).returncode == 0:
+            return python
     pytest.fail(f"no Python that user {user} may run: neither {sys.executable} nor /usr/bin/python3")
 
 
