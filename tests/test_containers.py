@@ -361,6 +361,29 @@ def test_a_read_only_container(run, image, volume, saved):
         assert report(image, container.data) == LIB_AFTER_FOO
 
 
+def test_a_read_only_container_with_a_tmpfs_for_the_data(run, image, tmp_path):
+    """The files live as long as the container: HUP makes the workers save,
+    and tar in the container copies them out while it runs."""
+    container = run("--read-only", "--tmpfs", "/tmp", "--tmpfs", "/coverage", volume=False)
+    container.wait_for_workers()
+    assert "read-only file system" not in container.logs()
+    assert container.curl("/foo") == "42"
+    engine("kill", "--signal", "HUP", container.cid)
+
+    def saved_files():
+        listing = engine("exec", container.cid, "ls", "-A", "/coverage")
+        return len([name for name in listing.split() if name.startswith(".coverage.")]) == 2
+
+    wait_until(saved_files, 30, "the old workers' 2 files in /coverage")
+    data = tmp_path / "copied"
+    data.mkdir()
+    archive = subprocess.run([ENGINE, "exec", container.cid, "tar", "-C", "/coverage", "-c", "."],
+                             capture_output=True, timeout=60, check=True).stdout
+    subprocess.run(["tar", "-C", str(data), "-x"], input=archive, check=True, timeout=60)
+    assert len(list(data.glob(".coverage.*"))) == 2
+    assert report(image, data) == LIB_AFTER_FOO
+
+
 def test_two_containers_on_one_volume(run, image, tmp_path):
     """Their workers have the same pids; their host names (container ids) differ."""
     data = tmp_path / "shared"
