@@ -659,9 +659,7 @@ class StartChecks:
         if _cov is None:
             return
         _warn_if_a_shell_keeps_the_stop_signal(server.log)
-        # The settings as the workers will read them: after --chdir, say.
-        data_file = _coverage_with_your_settings().get_option("run:data_file")
-        _unmeasured_because = _unwritable_data_directory(server.cfg, data_file)
+        _unmeasured_because = _unwritable_data_directory(server.cfg)
         # when_ready says so, before the first worker forks.
 
     def on_reload(server):
@@ -670,8 +668,7 @@ class StartChecks:
         global _unmeasured_because
         if not MEASURE or coverage is None or _unmeasured_because:
             return
-        data_file = _coverage_with_your_settings().get_option("run:data_file")
-        _unmeasured_because = _unwritable_data_directory(server.cfg, data_file)
+        _unmeasured_because = _unwritable_data_directory(server.cfg)
         if _unmeasured_because:
             server.log.error("coverage: the new workers serve unmeasured: %s", _unmeasured_because)
 
@@ -719,10 +716,13 @@ def _parent_of(pid):
         return None
 
 
-def _unwritable_data_directory(cfg, data_file):
-    """Why the workers could not write their data files next to data_file, or
-    None. They run as gunicorn's user and group settings (the master's own by
-    default): a child process becomes them, as a worker does, and tries."""
+def _unwritable_data_directory(cfg):
+    """Why the workers could not write their data files, or None. Where they
+    go: coverage's settings as the workers will read them (from the directory
+    --chdir gives, say). The workers run as gunicorn's user and group settings
+    (the master's own by default): a child process becomes them, as a worker
+    does, and tries."""
+    data_file = _coverage_with_your_settings().get_option("run:data_file")
     directory = os.path.dirname(os.path.abspath(data_file))
     while not os.path.isdir(directory):  # _save creates the directories missing.
         directory = os.path.dirname(directory)

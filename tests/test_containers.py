@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ import pytest
 from transcript import run as run_page
 from helpers import (
     LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, ROOT, Report, copy_of_repository, free_port,
-    wait_until,
+    request_in_background, wait_until,
 )
 
 BASE_IMAGE = "localhost/gunicorn-coverage-debian:bookworm"
@@ -107,6 +106,7 @@ def image(tmp_path_factory):
 class Container:
     def __init__(self, cid, port, data):
         self.cid, self.port, self.data = cid, port, data
+        self.url = f"http://127.0.0.1:{port}"
 
     def logs(self):
         done = subprocess.run([ENGINE, "logs", self.cid], capture_output=True, text=True,
@@ -119,16 +119,13 @@ class Container:
     def curl(self, path, *options):
         done = subprocess.run(
             ["curl", "--silent", "--show-error", "--max-time", "40", *options,
-             f"http://127.0.0.1:{self.port}{path}"],
+             self.url + path],
             capture_output=True, text=True, timeout=45,
         )
         return done.stdout
 
     def stop(self, *options):
-        """docker stop; returns the seconds it took."""
-        started = time.monotonic()
         engine("stop", *options, self.cid, timeout=60)
-        return time.monotonic() - started
 
     def exit_code(self):
         return int(engine("inspect", "--format", "{{.State.ExitCode}}", self.cid))
@@ -269,21 +266,19 @@ def test_a_request_outlasting_the_grace_keeps_what_ran_before_the_stop(run, imag
         "from example_app import lib\n\n\n"
         "def app(environ, start_response):\n"
         "    answer = lib.foo()\n"
+        "    open('/flight/in-flight', 'w').close()  # For the test, on the host.\n"
         "    time.sleep(30)\n"
         "    start_response('200 OK', [])\n"
         "    return [str(answer).encode()]\n"
     )
-    container = run("--volume", f"{slow}:/app/slow_app.py:ro", command=[
-        "gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "slow_app:app"])
+    flight = tmp_path / "flight"
+    flight.mkdir()
+    container = run("--volume", f"{slow}:/app/slow_app.py:ro", "--volume", f"{flight}:/flight",
+                    command=["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "slow_app:app"])
     container.wait_for_workers()
-    request = subprocess.Popen(
-        ["curl", "--silent", "--max-time", "40", f"http://127.0.0.1:{container.port}/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    request = request_in_background(container, "/")
     try:
-        # The request is in flight once its worker measured lib.foo's line... we
-        # cannot see that from outside: wait until the worker is busy for 1 s.
-        time.sleep(1)
+        wait_until((flight / "in-flight").exists, 30, "the request to have run lib.foo()")
         container.stop("--time", "2")
     finally:
         request.kill()

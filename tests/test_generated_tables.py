@@ -1,6 +1,6 @@
 """The docs' results tables are what the tests' expected values say.
 
-Each table is written by cog (https://cog.readthedocs.io) from the expected
+Each table is written by cog (the cogapp package, pinned in tox.ini) from the expected
 values that live next to the tests that prove them, between ``.. [[[cog``
 and ``.. [[[end]]]`` in the page. Edit a cell by hand, or an expected value
 without writing the pages again, and this test fails. To write them again::
