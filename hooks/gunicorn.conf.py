@@ -534,7 +534,7 @@ class Contexts:
         several requests at once (threads, gevent, asyncio) would count their
         lines under each other's contexts. Even with one thread, a gthread
         worker is no good: each context switch writes the lines so far into
-        coverage's in-memory data from the request's thread, and coverage 7.17
+        coverage's in-memory data from the request's thread, and coverage 7.18
         loses that data when the thread has ended before the worker's last save.
         """
         if not (CONTEXT_HEADER and _cov):

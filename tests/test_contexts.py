@@ -159,7 +159,7 @@ print(sum(len(data.lines(path)) for path in data.measured_files()))
 
 
 def test_coverage_loses_what_an_ended_thread_wrote_in_memory(example):
-    """Why gthread is refused even with one thread (coverage 7.17.5).
+    """Why gthread is refused even with one thread (coverage 7.18.0).
 
     If this fails, coverage keeps that data now: gthread --threads 1 could be allowed.
     """
@@ -295,7 +295,7 @@ print(sorted(data.contexts_by_lineno(path)[2]))
 @pytest.mark.skipif(not SYSMON, reason="coverage's sysmon core needs Python 3.12 and newer")
 def test_coverage_sysmon_needs_re_arming_for_contexts(example):
     """Why the Contexts part re-arms sys.monitoring at each switch, and why it
-    silences one warning (coverage 7.17.5).
+    silences one warning (coverage 7.18.0).
 
     If this fails, coverage changed how sysmon records contexts: the hook file
     must be checked again before its users' reports are trusted.
