@@ -12,8 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-import typing
 from pathlib import Path
+
+from expected import LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_IMPORTED_ONLY, Report  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_FILE = ROOT / "hooks" / "gunicorn.conf.py"
@@ -218,27 +219,6 @@ def no_data_file_within(server, seconds):
     return False
 
 
-class Report(typing.NamedTuple):
-    statements: int
-    missed: int
-    cover: str
-    missing: str
-
-    @classmethod
-    def parse(cls, report_output, file="example_app/lib.py"):
-        """The row of `file` in `coverage report --show-missing`."""
-        for line in report_output.splitlines():
-            if line.startswith(file + " "):
-                _, statements, missed, cover, *missing = line.split(maxsplit=4)
-                return cls(int(statements), int(missed), cover, " ".join(missing))
-        raise AssertionError(f"no {file} row in the report:\n{report_output}")
-
-
-# example_app/lib.py (def foo: return 42; def bar: return 43) in the report,
-# as the tests meet it:
-LIB_AFTER_FOO = Report(4, 1, "75%", "4")  # /foo ran line 2; line 4 did not run.
-LIB_AFTER_FOO_AND_BAR = Report(4, 0, "100%", "")  # /bar ran line 4 too.
-LIB_IMPORTED_ONLY = Report(4, 2, "50%", "2, 4")  # Only the import: the def lines 1 and 3.
 
 
 class Server:
