@@ -31,11 +31,11 @@ copybutton_prompt_text = "$ "
 copybutton_only_copy_prompt_lines = True
 copybutton_remove_prompts = True
 
-# The overhead page's charts: ".. plot::" runs tests/bench_render.py's chart()
-# on the benchmark's JSON when the docs are built. The plot directive runs its
-# code in this directory, which it also puts on sys.path: that is how it finds
-# bench_render, which lives beside the benchmark it renders.
-plot_working_directory = str(Path(__file__).resolve().parent.parent / "tests")
+# The overhead page's charts: ".. plot::" runs docs/overhead_tables.py's
+# chart() on the benchmark's JSON when the docs are built. The plot directive
+# runs its code in this directory, which it also puts on sys.path: that is how
+# it finds overhead_tables, the docs' own module, beside this file.
+plot_working_directory = str(Path(__file__).resolve().parent)
 # SVG: sharp at any zoom and on any screen; matplotlib draws its text as paths
 # in its bundled DejaVu Sans, so the chart looks the same in every browser.
 plot_formats = ["svg"]

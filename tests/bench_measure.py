@@ -16,8 +16,9 @@ and a HUP until every worker's file is on disk, then `coverage combine` and
 `coverage report` on the files.
 
 The results go to docs/_static/overhead/py3XX.json, with the git revision of the
-hook file they measured. tests/bench_render.py makes the tables, findings and
-chart of docs/overhead.rst from that file (tox -e bench runs both).
+hook file they measured. docs/overhead_tables.py makes the tables and chart of
+docs/overhead.rst from that file (tox -e bench runs this, then cog);
+tests/test_overhead.py checks the page's conclusions on it.
 
     python tests/bench_measure.py [--rounds 7] [--seconds 2] [--client wrk|python]
         [--only baseline,hook,... --output DIRECTORY]
@@ -46,10 +47,8 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from helpers import (  # noqa: E402  The suite's.
-    HOOK_FILE, SYSMON, Server, copy_example, coverages_own_default_core, hook_file_core, process_exists,
-    wait_until,
-)
+from expected import CORE  # noqa: E402  The suite's.
+from helpers import HOOK_FILE, SYSMON, Server, copy_example, process_exists, wait_until  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "_static" / "overhead"
 ROUTES = {"/foo": "42", "/orders": "ada: 200 orders, 992.50"}  # Route: start of its answer.
@@ -78,8 +77,8 @@ CONTEXT_PATTERNS = [
 
 
 def configurations():
-    default_core = hook_file_core()
-    recipe_core = coverages_own_default_core()  # The bare recipe leaves coverage its choice.
+    default_core = CORE.hook_file
+    recipe_core = CORE.coverages_own  # The bare recipe leaves coverage its choice.
     configs = [
         Config("baseline", "no coverage", "", "no-coverage.conf.py"),
         Config("recipe", "bare recipe", recipe_core, "recipe.conf.py"),
@@ -96,7 +95,7 @@ def configurations():
         Config("hook-pytrace", "hook file, COVERAGE_CORE=pytrace", "pytrace",
                env={"COVERAGE_CORE": "pytrace"}),
         Config("hook-branch", "hook file, branch = True",
-               hook_file_core(branch=True), settings=("branch = True",)),
+               CORE.with_branch, settings=("branch = True",)),
         Config("hook-snapshots", "hook file, snapshots every 1 s", default_core,
                env={"GUNICORN_COVERAGE_SNAPSHOT_SECONDS": "1"}),
     ]

@@ -1,10 +1,12 @@
-"""What docs/overhead.rst shows of the benchmark: tables, findings and charts,
-made from the JSON that tests/bench_measure.py writes.
+"""The overhead page's tables and charts, made from the benchmark's figures:
+the JSON files in docs/_static/overhead/ that tests/bench_measure.py writes.
 
-The page's tables and findings are written by cog from these functions
-(tests/test_generated_tables.py checks them in every test env); its charts are
-drawn by matplotlib's plot directive when the docs are built. So this module
-imports only the standard library: matplotlib is imported by `chart`, and only
+cog writes the tables into docs/overhead.rst (`python -m cogapp -r -I docs
+docs/*.rst`; tests/test_generated_tables.py checks them); matplotlib's plot
+directive draws the charts when the docs are built. The page's conclusions are
+written by hand, and tests/test_overhead.py checks each of them on the same
+figures. This module reads the JSON and nothing else of the repository: it
+imports only the standard library, and matplotlib only in `chart`, as only
 the docs env has it.
 """
 
@@ -12,12 +14,7 @@ import json
 import statistics
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent.parent / "docs" / "_static" / "overhead"
-
-# The configurations with per-request contexts (tests/bench_measure.py), in the
-# order they are shown: the same header value on every request, a new value
-# every 10 requests, a new value on every request.
-CONTEXTS = ("contexts-same", "contexts-10", "contexts-1")
+RESULTS = Path(__file__).resolve().parent / "_static" / "overhead"
 
 
 def load(stem):
@@ -183,112 +180,6 @@ def tables(results):
     apart from cog's markers, which are reST comments."""
     shown = (speed_table, targets_table, costs_table, setup_table)
     return "\n" + "\n".join(table(results) for table in shown) + "\n"
-
-
-# --- findings ------------------------------------------------------------------
-
-
-def findings(results):
-    """What follows from the figures, need by need, in words the figures
-    choose: a reST bullet list, for cog."""
-    names = {c["name"]: c for c in results["configurations"]}
-    routes = results["routes"]
-
-    def both(values, digits=2):
-        return " and ".join(f"{v:.{digits}f} on ``{r}``" for v, r in zip(values, routes))
-
-    def cpu(name):
-        return [statistics.median(r["cpu_us"][route] for r in names[name]["rounds"])
-                for route in routes]
-
-    def core(name):
-        return f"``{names[name]['core']}``"
-
-    def way(name):  # "the same context header on every request", from its label.
-        return names[name]["label"].removeprefix("hook file, ")
-
-    hook, recipe = medians(results, "hook"), medians(results, "recipe")
-    more_cpu = [
-        f"{abs(change):.0f}% {'more' if change >= 0 else 'less'}"
-        for change in (100 * (h / b - 1) for h, b in zip(cpu("hook"), cpu("baseline")))
-    ]
-    lines = [
-        f"* **Line coverage.** With its defaults the hook file measured with {core('hook')} and "
-        f"kept {both(hook)} of the requests per second of the server without coverage; "
-        f"its workers needed {more_cpu[0]} CPU time per request on ``{routes[0]}`` "
-        f"and {more_cpu[1]} on ``{routes[1]}``. The bare "
-        f"recipe, with coverage's default core {core('recipe')}, kept {both(recipe)}.",
-    ]
-    if "hook-ctrace" in names:
-        ctrace = medians(results, "hook-ctrace")
-        if all(s > c for s, c in zip(hook, ctrace)):
-            lines.append(
-                f"  With ``ctrace`` instead, the hook file kept {both(ctrace)}. ``sysmon`` is "
-                "the cheaper core on both routes: keep the hook file's choice."
-            )
-        else:
-            lines.append(
-                f"  With ``ctrace`` instead, the hook file kept {both(ctrace)}: in this run "
-                "``sysmon`` was not the cheaper core on both routes."
-            )
-    else:
-        pytrace = medians(results, "hook-pytrace")
-        cheapest = all(c > p for c, p in zip(hook, pytrace))
-        lines.append(
-            f"  Python {results['python']} has no ``sys.monitoring``, so ``sysmon`` is not "
-            "available" + (": ``ctrace`` is the cheapest core here." if cheapest else ".")
-        )
-    for pair_core, hook_name, recipe_name in own_cost_pairs(results):
-        own = medians(results, hook_name, over=recipe_name)
-        lines.append(
-            f"  Against the bare recipe, both with ``{pair_core}``, the hook file kept "
-            f"{both(own)} of the recipe's requests per second (what it adds: the snapshot "
-            "thread and the request gate)."
-        )
-    branch = medians(results, "hook-branch")
-    if names["hook-branch"]["core"] == "sysmon":
-        close = all(abs(b - h) <= 0.05 for b, h in zip(branch, hook))
-        advice = "Here branch coverage cost about what line coverage cost." if close else ""
-    else:
-        advice = ("Where that is too slow, measure branches on a Python whose ``sysmon`` "
-                  "measures them (:ref:`ref-pythons`, :ref:`overhead-py314`).")
-    lines.append(f"* **Branch coverage.** With ``branch = True`` the hook file measured with "
-                 f"{core('hook-branch')} and kept {both(branch)}. {advice}".rstrip())
-    kept = "; ".join(f"{way(name)}, {both(medians(results, name))}" for name in CONTEXTS)
-    lines.append(f"* **Per-request contexts** (with {core('contexts-same')}). The hook "
-                 f"file kept: with {kept}.")
-    if "contexts-1-ctrace" in names:
-        ctrace = "; ".join(f"{way(name)}, {both(medians(results, f'{name}-ctrace'))}"
-                           for name in CONTEXTS)
-        worst = medians(results, "contexts-1", over="contexts-1-ctrace")
-        verdict = (
-            f"even with a new value on every request ``sysmon`` served {both(worst)} times "
-            "the requests that ``ctrace`` served: keep the hook file's choice"
-            if all(w > 1 for w in worst) else
-            f"with a new value on every request ``sysmon`` served {both(worst)} times the "
-            "requests that ``ctrace`` served"
-        )
-        lines.append(f"  With ``COVERAGE_CORE=ctrace`` it kept: with {ctrace}. So {verdict}.")
-    changing = medians(results, "contexts-1", over="contexts-same")
-    if all(c < 1 for c in changing):
-        lines.append(
-            f"  A new value on every request kept {both(changing)} of the requests per second "
-            "of the same value on every request: the request that changes the context costs "
-            "more. Send one value per test, not one per request."
-        )
-    lines.append(f"* **Snapshots.** With a snapshot every second ({core('hook-snapshots')}) "
-                 f"the hook file kept {both(medians(results, 'hook-snapshots'))}.")
-    lines.append(f"* **pytrace.** With ``COVERAGE_CORE=pytrace`` the hook file kept "
-                 f"{both(medians(results, 'hook-pytrace'))}: only where no other core works.")
-    above_one = sum(max(medians(results, c["name"])) > 1 for c in results["configurations"][1:])
-    if above_one:
-        lines.append(
-            f"* {above_one} of the {len(results['configurations']) - 1} configurations "
-            "kept more than 1 on a route. Measuring cannot make a server faster: such figures "
-            "show how much the machine's speed varied during the run, as the brackets in the "
-            "table do. Read the differences between configurations, not the last digit."
-        )
-    return "\n" + "\n".join(lines) + "\n\n"
 
 
 # --- chart ---------------------------------------------------------------------
