@@ -203,7 +203,7 @@ def project_for_nobody():
     """The example in a directory of root's, 0o755, that nobody may read and not
     write (pytest's own temp directories are root's alone, 0o700: the workers
     could not import the application). Removed at the end, after the servers,
-    as the tests ask for it before `start`."""
+    as the tests ask for it before `start` or `launch`."""
     directory = Path(tempfile.mkdtemp(dir="/tmp", prefix="gunicorn-coverage-"))
     try:
         directory.chmod(0o755)
@@ -224,7 +224,8 @@ def nobodys_path(directory):
 def start_as_nobody(start, directory, env=None, measuring=True):
     """gunicorn in `directory`, its workers as nobody (and group nogroup),
     who measure only if they can write where their data goes."""
-    server = start(*NOBODY, directory=directory, env={**nobodys_path(directory), **(env or {})}, wait=False)
+    env = {**nobodys_path(directory), **(env or {})}
+    server = start(*NOBODY, directory=directory, env=env, wait=False)
     server.measuring = measuring
     server.wait_for_workers(2)
     return server
