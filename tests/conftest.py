@@ -1,4 +1,5 @@
-"""The fixtures every test uses: a real gunicorn server and its coverage data.
+"""The fixtures the tests build on, each on the one before: the example project,
+a way to launch gunicorn in it, a server factory, and a running server.
 
 Each server runs in its own temp directory (a copy of the example app, its
 .coveragerc and the hook file), on a free port, with no control socket, and is
@@ -13,57 +14,70 @@ import pytest
 
 # helpers.py asserts too: let pytest explain its failures as it does the tests'.
 pytest.register_assert_rewrite("helpers")
-from helpers import Server, copy_example  # noqa: E402
+from helpers import APP, Server, copy_example  # noqa: E402
 
 
 @pytest.fixture
 def example(tmp_path):
-    """A temp directory holding the example app, its .coveragerc and the hook file."""
+    """The example project: a temp directory holding the example app, its
+    .coveragerc and the hook file as ./gunicorn.conf.py."""
     copy_example(tmp_path)
     return tmp_path
 
 
 @pytest.fixture
-def start(example):
-    """Start gunicorn with the hook file on the example app: start(*args, env=...).
+def launch(example):
+    """Launch gunicorn with exactly the options given; do not wait for it.
 
-    Waits until every worker has booted and (unless `measuring` is false, or
-    GUNICORN_COVERAGE=off, or there is no hook file) says it measures; stops
-    every server at teardown. `directory`: run in another directory prepared
-    with copy_example (a second server, say). `hook_file=False`: run gunicorn
-    without the hook file (it is removed, as gunicorn loads ./gunicorn.conf.py by
-    default). `python`: another interpreter. `run_with`: Python options before
-    ``-m gunicorn``, like ("-m", "coverage", "run"). `cwd`: start gunicorn from
-    another directory than the example's. `config`: the options that name
-    gunicorn's configuration instead of ``-c gunicorn.conf.py`` (``[]``: none,
-    so gunicorn loads ./gunicorn.conf.py by default).
+    For what `start` does not do: no hook file or another config (the options
+    say which), another interpreter or ``python -m coverage run`` in front of
+    ``-m gunicorn`` (`python`), gunicorn started from another directory than
+    the project's (`cwd`). The test waits for the workers itself
+    (server.wait_for_workers; first `server.measuring = False` if they will not
+    say they measure). Every server launched is stopped at teardown.
     """
     servers = []
 
-    def start_server(
-        *args, env=None, workers=2, app="example_app.app:app", wait=True,
-        directory=None, hook_file=True, python=sys.executable, run_with=(), measuring=None,
-        cwd=None, config=None,
-    ):
-        directory = directory or example
+    def launch_server(*args, directory=None, env=None, python=(sys.executable,), cwd=None):
         environment = {**os.environ, **(env or {})}
         environment.pop("GUNICORN_CMD_ARGS", None)
-        if config is None:
-            config = ["-c", str(directory / "gunicorn.conf.py") if cwd else "gunicorn.conf.py"]
-        if not hook_file:
-            (directory / "gunicorn.conf.py").unlink(missing_ok=True)
-            config = []
-        if measuring is None:
-            measuring = hook_file and environment.get("GUNICORN_COVERAGE") != "off"
         server = Server(
-            directory, [*config, "--workers", str(workers), *args, app], environment,
-            measuring, python, run_with, cwd,
+            directory or example, args, environment,
+            measuring=environment.get("GUNICORN_COVERAGE") != "off", python=python, cwd=cwd,
         )
         servers.append(server)
+        return server
+
+    yield launch_server
+    for server in servers:
+        server.kill_everything()
+
+
+@pytest.fixture
+def start(launch):
+    """The server factory: gunicorn with the hook file (-c gunicorn.conf.py) on
+    the example app, start(*args, env=..., workers=2, app=..., wait=True,
+    directory=...).
+
+    Waits until every worker has booted and (unless GUNICORN_COVERAGE=off) says
+    it measures. `directory`: a project other than `example`, prepared with
+    copy_example (a second server, say).
+    """
+
+    def start_server(*args, env=None, workers=2, app=APP, wait=True, directory=None):
+        server = launch(
+            "-c", "gunicorn.conf.py", "--workers", str(workers), *args, app,
+            directory=directory, env=env,
+        )
         if wait:
             server.wait_for_workers(workers)
         return server
 
-    yield start_server
-    for server in servers:
-        server.kill_everything()
+    return start_server
+
+
+@pytest.fixture
+def server(start):
+    """What most tests start with: the example app with the hook file and two
+    workers, booted and measuring."""
+    return start()

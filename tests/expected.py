@@ -36,6 +36,9 @@ class Report(NamedTuple):
 LIB_AFTER_FOO = Report(4, 1, "75%", "4")  # /foo ran line 2; line 4 did not run.
 LIB_AFTER_FOO_AND_BAR = Report(4, 0, "100%", "")  # /bar ran line 4 too.
 LIB_IMPORTED_ONLY = Report(4, 2, "50%", "2, 4")  # Only the import: the def lines 1 and 3.
+# Only /foo's line 2: the def lines ran unmeasured (in a master that imported
+# lib.py before the workers forked, or before an erase), or under another context.
+LIB_FOO_LINE_ONLY = Report(4, 3, "25%", "1, 3-4")
 
 
 # --- Cores: which of coverage's cores measures, by Python -------------------

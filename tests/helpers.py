@@ -19,6 +19,7 @@ from expected import LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_IMPORTED_ONLY, Re
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_FILE = ROOT / "hooks" / "gunicorn.conf.py"
 APPS = ROOT / "tests" / "apps"  # The test apps, which copy_test_apps puts in example_app.
+APP = "example_app.app:app"  # The example's WSGI app, as gunicorn names it.
 
 PYTHON = sys.version_info[:2]
 
@@ -219,18 +220,19 @@ def no_data_file_within(server, seconds):
     return False
 
 
-
-
 class Server:
-    """A gunicorn master with its workers, started by conftest's `start` fixture.
+    """A gunicorn master with its workers, started by conftest's `launch` fixture.
 
-    The master starts a process group of its own, which its workers, dirty
-    arbiter and dirty workers share: the teardown stops them all at once.
+    `python`: the command that runs ``-m gunicorn`` (this interpreter, another,
+    or ``python -m coverage run``); `cwd`: where it runs, if not in `directory`.
+    `measuring`: whether its workers say they measure as they boot, which
+    wait_for_workers waits for (a test sets it when it knows they will not, or
+    no longer will). The master starts a process group of its own, which its
+    workers, dirty arbiter and dirty workers share: the teardown stops them all
+    at once.
     """
 
-    def __init__(
-        self, directory, args, env, measuring=True, python=sys.executable, run_with=(), cwd=None
-    ):
+    def __init__(self, directory, args, env, measuring=True, python=(sys.executable,), cwd=None):
         self.directory = directory
         self.measuring = measuring
         self.port = free_port()
@@ -238,7 +240,7 @@ class Server:
         self.log_path = directory / "gunicorn.log"
         self.pid_file = directory / "gunicorn.pid"
         command = [
-            python, *run_with, "-m", "gunicorn",
+            *python, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{self.port}",
             "--pid", str(self.pid_file),
             "--no-control-socket",

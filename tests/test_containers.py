@@ -21,11 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from expected import LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, Report
+from helpers import ROOT, copy_of_repository, free_port, request_in_background, wait_until
 from transcript import run as run_page
-from helpers import (
-    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, ROOT, Report, copy_of_repository, free_port,
-    request_in_background, wait_until,
-)
 
 BASE_IMAGE = "localhost/gunicorn-coverage-debian:bookworm"
 PYTHON_IMAGE = "localhost/gunicorn-coverage-python:3.11-slim"  # The stand-in.

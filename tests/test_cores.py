@@ -14,33 +14,26 @@ import sys
 
 import pytest
 
-from helpers import (
-    ROOT, SYSMON, SYSMON_BRANCHES, Report, add_to_coveragerc, cores_logged, coverages_own_default_core,
-    hook_file_core,
-)
-
-DEFAULT = hook_file_core()
-BRANCH = hook_file_core(branch=True)
-CTRACE_NEEDED = hook_file_core(needs_ctrace=True)
+from expected import CORE, LIB_AFTER_FOO, LIB_FOO_LINE_ONLY, Report
+from helpers import ROOT, SYSMON, SYSMON_BRANCHES, add_to_coveragerc, cores_logged
 
 NOOP_PLUGIN = "def coverage_init(reg, options):\n    pass\n"
-
 
 
 @pytest.mark.parametrize(
     "env, settings, core",
     [
-        pytest.param({}, [], DEFAULT, id="default"),
+        pytest.param({}, [], CORE.hook_file, id="default"),
         pytest.param({"COVERAGE_CORE": "ctrace"}, [], "ctrace", id="COVERAGE_CORE=ctrace"),
         pytest.param({"COVERAGE_CORE": "pytrace"}, [], "pytrace", id="COVERAGE_CORE=pytrace"),
         pytest.param({}, ["core = pytrace"], "pytrace", id="run-core-pytrace"),
         pytest.param({"COVERAGE_CORE": "ctrace"}, ["core = pytrace"], "ctrace",
                      id="COVERAGE_CORE-wins-over-run-core"),
-        pytest.param({}, ["branch = True"], BRANCH, id="branch"),
-        pytest.param({}, ["dynamic_context = test_function"], CTRACE_NEEDED, id="dynamic-context"),
-        pytest.param({"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Test-Name"}, [], DEFAULT,
+        pytest.param({}, ["branch = True"], CORE.with_branch, id="branch"),
+        pytest.param({}, ["dynamic_context = test_function"], CORE.needs_ctrace, id="dynamic-context"),
+        pytest.param({"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Test-Name"}, [], CORE.hook_file,
                      id="context-header"),
-        pytest.param({}, ["plugins = noop_plugin"], CTRACE_NEEDED, id="plugins"),
+        pytest.param({}, ["plugins = noop_plugin"], CORE.needs_ctrace, id="plugins"),
     ],
 )
 def test_the_hook_file_chooses_the_core(start, example, env, settings, core):
@@ -55,11 +48,11 @@ def test_gevent_concurrency_measures_with_ctrace(start, example):
     pytest.importorskip("gevent", reason="concurrency = gevent needs gevent installed")
     add_to_coveragerc(example, "concurrency = gevent")
     server = start("--log-level", "debug", "--worker-class", "gevent")
-    assert cores_logged(server) == [CTRACE_NEEDED, CTRACE_NEEDED]
+    assert cores_logged(server) == [CORE.needs_ctrace, CORE.needs_ctrace]
     assert "CoverageWarning" not in server.log()
     server.curl("/foo")
     server.stop()
-    assert server.report() == (4, 1, "75%", "4")
+    assert server.report() == LIB_AFTER_FOO
 
 
 def measure_twice_with_an_erase_between(start, env, first, second, *report):
@@ -93,11 +86,11 @@ def test_sysmon_reports_what_ctrace_reports(start, example):
     sysmon = foo_and_orders_then_foo(start, {})
     ctrace = foo_and_orders_then_foo(start, {"COVERAGE_CORE": "ctrace"})
     assert sysmon[0] == ["sysmon"] and ctrace[0] == ["ctrace"]
-    assert Report.parse(sysmon[1]) == (4, 1, "75%", "4")
+    assert Report.parse(sysmon[1]) == LIB_AFTER_FOO
     assert Report.parse(sysmon[1], "example_app/orders.py").cover == "100%"
     # After the erase only the second /foo counts, and its lines ran before:
     # sysmon must report them again.
-    assert Report.parse(sysmon[2]) == (4, 3, "25%", "1, 3-4")
+    assert Report.parse(sysmon[2]) == LIB_FOO_LINE_ONLY
     assert sysmon[1:] == ctrace[1:]
 
 
@@ -180,5 +173,5 @@ def test_coverages_own_default_core():
         "print(dict(cov.sys_info())['core']); cov.stop()"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-    class_name = {"sysmon": "SysMonitor", "ctrace": "CTracer"}[coverages_own_default_core()]
+    class_name = {"sysmon": "SysMonitor", "ctrace": "CTracer"}[CORE.coverages_own]
     assert done.stdout.split() == [class_name], done.stderr

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (
-    LIB_AFTER_FOO, ROOT, add_to_coveragerc, copy_example, replace_in_coveragerc, wait_until,
-)
+from expected import LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR
+from helpers import APP, ROOT, add_to_coveragerc, copy_example, replace_in_coveragerc, wait_until
 
 
 def refused(start, env=None):
@@ -45,10 +44,9 @@ def test_a_broken_coveragerc_refuses_to_start(example, start, text, problem):
     )
 
 
-def test_a_coveragerc_broken_while_serving_keeps_the_server_serving(start, example):
+def test_a_coveragerc_broken_while_serving_keeps_the_server_serving(server, example):
     """On HUP gunicorn loads the hook file again: the new workers serve unmeasured,
     the old ones save, and the next HUP after the fix measures again."""
-    server = start()
     old_workers = server.workers()
     assert server.curl("/foo") == "42"
     good = (example / ".coveragerc").read_text()
@@ -65,12 +63,12 @@ def test_a_coveragerc_broken_while_serving_keeps_the_server_serving(start, examp
     assert server.curl("/bar") == "43"  # Served, not measured.
     assert len(server.data_files()) == 2  # The old workers saved.
     (example / ".coveragerc").write_text(good)
-    server.measuring = True
+    server.measuring = True  # The workers of the next HUP measure again.
     unmeasured = server.workers()
     server.send(signal.SIGHUP)
     server.wait_for_exit(unmeasured)
     server.wait_for_workers(2)  # Each says "coverage: measuring this worker" again.
-    assert server.report() == (4, 1, "75%", "4")
+    assert server.report() == LIB_AFTER_FOO
 
 
 @pytest.mark.parametrize(
@@ -116,8 +114,7 @@ def test_an_unwritable_data_directory_is_logged_and_the_next_save_writes(start, 
     (example / "data").unlink()
     (example / "data").mkdir()
     server.stop()  # The last save writes what /foo and /bar ran, into data/.
-    out = server.coverage("report", "--data-file", "data/.coverage", "example_app/lib.py")
-    assert "example_app/lib.py       4      0   100%" in out
+    assert server.report("--data-file", "data/.coverage") == LIB_AFTER_FOO_AND_BAR
 
 
 def test_a_failed_last_save_says_the_data_is_lost(example, start):
@@ -151,10 +148,10 @@ def python_without_coverage(tmp_path_factory):
     return venv / "bin" / "python"
 
 
-def test_without_coverage_installed_the_server_serves_and_says_why(
-    python_without_coverage, example, start
-):
-    server = start(python=python_without_coverage, measuring=False)
+def test_without_coverage_installed_the_server_serves_and_says_why(python_without_coverage, launch):
+    server = launch("-c", "gunicorn.conf.py", "--workers", "2", APP, python=[python_without_coverage])
+    server.measuring = False
+    server.wait_for_workers(2)
     assert server.curl("/foo") == "42"
     warnings = [line for line in server.log().splitlines() if "coverage:" in line]
     assert [w.split("] ", 2)[-1] for w in warnings] == [
@@ -206,7 +203,7 @@ def project_for_nobody():
     """The example in a directory of root's, 0o755, that nobody may read and not
     write (pytest's own temp directories are root's alone, 0o700: the workers
     could not import the application). Removed at the end, after the servers,
-    as the tests ask for it before `start`."""
+    as the tests ask for it before `start` or `launch`."""
     directory = Path(tempfile.mkdtemp(dir="/tmp", prefix="gunicorn-coverage-"))
     try:
         directory.chmod(0o755)
@@ -218,10 +215,20 @@ def project_for_nobody():
         shutil.rmtree(directory)
 
 
-def start_as_nobody(start, directory, *args, env=None, **options):
-    """gunicorn in `directory`, its workers as nobody (and group nogroup)."""
-    env = {"PYTHONPATH": f"{directory / 'sitecustomize'}:{directory}", **(env or {})}
-    return start(*NOBODY, *args, directory=directory, env=env, **options)
+def nobodys_path(directory):
+    """PYTHONPATH for a server whose workers run as nobody: the master's
+    sitecustomize (above), and the project."""
+    return {"PYTHONPATH": f"{directory / 'sitecustomize'}:{directory}"}
+
+
+def start_as_nobody(start, directory, env=None, measuring=True):
+    """gunicorn in `directory`, its workers as nobody (and group nogroup),
+    who measure only if they can write where their data goes."""
+    env = {**nobodys_path(directory), **(env or {})}
+    server = start(*NOBODY, directory=directory, env=env, wait=False)
+    server.measuring = measuring
+    server.wait_for_workers(2)
+    return server
 
 
 def writable_by_all(directory):
@@ -315,13 +322,17 @@ def test_on_hup_a_data_directory_made_writable_is_measured_again(project_for_nob
 
 
 @needs_root
-def test_with_chdir_the_check_reads_the_settings_the_workers_read(project_for_nobody, start, tmp_path):
+def test_with_chdir_the_check_reads_the_settings_the_workers_read(project_for_nobody, launch, tmp_path):
     """Started elsewhere, with --chdir the project: the workers read the
     project's .coveragerc, whose data/ they can write, not the project directory."""
     data = writable_by_all(project_for_nobody / "data")
     add_to_coveragerc(project_for_nobody, "data_file = data/.coverage")
-    server = start_as_nobody(start, project_for_nobody, "--chdir", str(project_for_nobody),
-                             cwd=tmp_path, measuring=False)
+    server = launch(
+        "-c", str(project_for_nobody / "gunicorn.conf.py"), "--chdir", str(project_for_nobody),
+        *NOBODY, "--workers", "2", APP,
+        directory=project_for_nobody, env=nobodys_path(project_for_nobody), cwd=tmp_path,
+    )
+    server.wait_for_workers(2)
     assert server.curl("/foo") == "42"
     server.stop()
     assert coverage_lines(server, but="INFO") == []

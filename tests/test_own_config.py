@@ -25,7 +25,8 @@ from collections import Counter
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import ROOT, Report, copy_example, wait_until
+from expected import LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, Report
+from helpers import APP, ROOT, copy_example, wait_until
 
 OWN_CONFIGS = ROOT / "tests" / "own_configs"
 
@@ -61,6 +62,14 @@ def make_project(directory, config, form="path", modules=()):
     return options
 
 
+def serve(launch, project, config, *args, app=APP, env=None):
+    """gunicorn as the user runs it in their `project`, with the config that
+    the options `config` name (none: ./gunicorn.conf.py): two workers, booted."""
+    server = launch(*config, "--workers", "2", *args, app, directory=project, env=env)
+    server.wait_for_workers(2)
+    return server
+
+
 @pytest.fixture
 def project(tmp_path):
     """Where a test puts a user's project: beside, not in, the copy of the
@@ -94,15 +103,14 @@ def log_lines(server):
 # --- prometheus_client in multiprocess mode ---------------------------------
 
 
-def prometheus(project, start, form):
+def prometheus(project, launch, form):
     """The user's post_request counts each request; /metrics adds up every
     worker's count, those of the workers a HUP replaced too."""
     options = make_project(project, "prometheus_settings.py", form, ["metrics_app.py"])
     metrics_dir = project / "prometheus"
     metrics_dir.mkdir()
-    server = start(
-        directory=project, config=options, app="metrics_app:app",
-        env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+    server = serve(
+        launch, project, options, app="metrics_app:app", env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     )
     get_foo(server, 3)
     restart_workers(server)
@@ -112,7 +120,7 @@ def prometheus(project, start, form):
     wait_until(lambda: foo_count(server) >= 6, what="/metrics to count the requests to /foo")
     assert foo_count(server) == 6
     server.stop()
-    assert server.report() == (4, 1, "75%", "4")
+    assert server.report() == LIB_AFTER_FOO
 
 
 def foo_count(server):
@@ -127,13 +135,13 @@ def foo_count(server):
 # --- OpenTelemetry ------------------------------------------------------------
 
 
-def otel(project, start, form):
+def otel(project, launch, form):
     """The user's post_fork sets up tracing in each worker: every request's
     span is exported, by the worker that served it, old and new."""
     options = make_project(project, "otel_settings.py", form, ["traced_app.py"])
     # An access log that names the worker that served each request.
     access_log = ["--access-logfile", "access.log", "--access-logformat", "%(p)s %(U)s"]
-    server = start(*access_log, directory=project, config=options, app="traced_app:app")
+    server = serve(launch, project, options, *access_log, app="traced_app:app")
     old = server.workers()
     get_foo(server, 6)
     new = restart_workers(server)
@@ -143,7 +151,7 @@ def otel(project, start, form):
     assert set(served) & set(old) and set(served) & set(new)
     assert exported_by(project) == served
     server.stop()
-    assert server.report() == (4, 1, "75%", "4")
+    assert server.report() == LIB_AFTER_FOO
 
 
 def served_by(project, requests):
@@ -190,12 +198,12 @@ EVERY_HOOK = Counter({
 })
 
 
-def run_all_hooks(project, start, form="path", env=None):
+def run_all_hooks(project, launch, form="path", env=None):
     """The all-hooks config: /foo, HUP, /foo, then INT to the master."""
     options = make_project(
         project, "all_hooks_settings.py", form, [("startup.py", "example_app/startup.py")]
     )
-    server = start(directory=project, config=options, app="example_app.app:app", env=env)
+    server = serve(launch, project, options, env=env)
     get_foo(server, 1)
     restart_workers(server)
     get_foo(server, 1)
@@ -213,16 +221,16 @@ def hooks_logged(server):
     )
 
 
-def all_hooks(project, start, form):
+def all_hooks(project, launch, form):
     """Every hook of the user's config logs what it logged without coverage,
     from the same process; coverage measures before the user's post_fork runs
     and saves after the user's worker_exit ran (example_app/startup.py)."""
-    measured = run_all_hooks(project / "measured", start, form)
+    measured = run_all_hooks(project / "measured", launch, form)
     off = {"GUNICORN_COVERAGE": "off"}
-    unmeasured = run_all_hooks(project / "unmeasured", start, form, env=off)
+    unmeasured = run_all_hooks(project / "unmeasured", launch, form, env=off)
     assert hooks_logged(measured) == hooks_logged(unmeasured) == EVERY_HOOK
     assert "Traceback" not in measured.log()  # No hook of coverage's failed either.
-    assert measured.report() == (4, 1, "75%", "4")
+    assert measured.report() == LIB_AFTER_FOO
     assert measured.report(file="example_app/startup.py") == (5, 0, "100%", "")
 
 
@@ -234,16 +242,16 @@ SCENARIOS = {"prometheus": prometheus, "otel": otel, "all-hooks": all_hooks}
     [pytest.param(scenario, form, id=f"{scenario}-{form}")
      for scenario in SCENARIOS for form in FORMS],
 )
-def test_your_hooks_work_as_before_and_coverage_is_exact(scenario, form, tmp_path, start):
-    SCENARIOS[scenario](tmp_path / "project", start, form)
+def test_your_hooks_work_as_before_and_coverage_is_exact(scenario, form, tmp_path, launch):
+    SCENARIOS[scenario](tmp_path / "project", launch, form)
 
 
 # --- The rest of the page --------------------------------------------------------
 
 
-def test_off_leaves_your_config_as_it_is(tmp_path, start):
+def test_off_leaves_your_config_as_it_is(tmp_path, launch):
     """GUNICORN_COVERAGE=off: add_to adds nothing, so nothing is measured or said."""
-    server = run_all_hooks(tmp_path / "project", start, env={"GUNICORN_COVERAGE": "off"})
+    server = run_all_hooks(tmp_path / "project", launch, env={"GUNICORN_COVERAGE": "off"})
     assert hooks_logged(server) == EVERY_HOOK
     assert server.data_files() == []
     assert "coverage:" not in server.log()
@@ -260,53 +268,53 @@ def replaced_hooks_error(server, hooks):
     )]
 
 
-def test_a_hook_defined_after_add_to_is_named_in_one_line(project, start):
+def test_a_hook_defined_after_add_to_is_named_in_one_line(project, launch):
     options = make_project(project, "late_hook_settings.py", "default")
-    server = start(directory=project, config=options, app="example_app.app:app")
+    server = serve(launch, project, options)
     replaced_hooks_error(server, "post_request")
     get_foo(server, 1)  # Still serving, and measuring.
     server.stop()
-    assert server.report() == (4, 1, "75%", "4")
+    assert server.report() == LIB_AFTER_FOO
 
 
-def test_a_late_when_ready_is_named_by_the_master_too(project, start):
+def test_a_late_when_ready_is_named_by_the_master_too(project, launch):
     """Coverage's when_ready is the hook that would have said it: on_starting,
     the first hook gunicorn calls, says it instead, once, in the master."""
     options = make_project(project, "late_when_ready_settings.py", "default")
-    server = start(directory=project, config=options, app="example_app.app:app")
+    server = serve(launch, project, options)
     replaced_hooks_error(server, "when_ready")
     assert "the example service is ready" in server.log()
 
 
-def test_hooks_named_by_import_path_are_loaded_as_gunicorn_loads_them(project, start):
+def test_hooks_named_by_import_path_are_loaded_as_gunicorn_loads_them(project, launch):
     """post_fork = "deploy_hooks.post_fork": add_to loads it the way gunicorn
     does, and coverage still measures before it and saves after worker_exit."""
     options = make_project(
         project, "named_hooks_settings.py",
         modules=["deploy_hooks.py", ("startup.py", "example_app/startup.py")],
     )
-    server = start(directory=project, config=options, app="example_app.app:app")
+    server = serve(launch, project, options)
     get_foo(server, 1)
     server.stop()
-    assert server.report() == (4, 1, "75%", "4")
+    assert server.report() == LIB_AFTER_FOO
     assert server.report(file="example_app/startup.py") == (5, 0, "100%", "")
 
 
-def test_your_worker_exit_raises_and_coverage_still_saves(project, start):
+def test_your_worker_exit_raises_and_coverage_still_saves(project, launch):
     """The user's worker_exit runs first and fails (no stats agent listens);
     coverage's saves all the same, and gunicorn logs the user's exception."""
     options = make_project(project, "stats_settings.py")
-    server = start(directory=project, config=options, app="example_app.app:app")
+    server = serve(launch, project, options)
     get_foo(server, 1)
     server.stop()
     log = server.log()
     assert log.count("[WARNING] Exception during worker exit:") == 2
     assert log.count("FileNotFoundError: [Errno 2] No such file or directory") == 2
     assert log.count("coverage: wrote") == 2
-    assert server.report() == (4, 1, "75%", "4")
+    assert server.report() == LIB_AFTER_FOO
 
 
-def test_add_to_measures_what_the_hook_file_measures(tmp_path, start):
+def test_add_to_measures_what_the_hook_file_measures(tmp_path, launch):
     """The same requests give the same report whether gunicorn loads the hook
     file itself (-c gunicorn.conf.py) or a user config that calls add_to."""
     on_its_own = tmp_path / "hook-file"
@@ -316,21 +324,21 @@ def test_add_to_measures_what_the_hook_file_measures(tmp_path, start):
     added = tmp_path / "own-config"
     own_config = make_project(added, "prometheus_settings.py", modules=["metrics_app.py"])
     reports = [
-        same_requests(start, on_its_own, ["-c", "gunicorn.conf.py"]),
-        same_requests(start, added, own_config),
+        same_requests(launch, on_its_own, ["-c", "gunicorn.conf.py"]),
+        same_requests(launch, added, own_config),
     ]
-    assert Report.parse(reports[0]) == (4, 0, "100%", "")
+    assert Report.parse(reports[0]) == LIB_AFTER_FOO_AND_BAR
+    # greet.py greeted Ada only: its line 4, for no name, did not run.
     assert Report.parse(reports[0], file="example_app/greet.py") == (4, 1, "75%", "4")
     assert reports[1] == reports[0]
 
 
-def same_requests(start, directory, options):
+def same_requests(launch, directory, options):
     """/foo and /hello?name=Ada, HUP, /bar, stop: the whole coverage report."""
     metrics_dir = directory / "prometheus"
     metrics_dir.mkdir()
-    server = start(
-        directory=directory, config=options, app="metrics_app:app",
-        env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+    server = serve(
+        launch, directory, options, app="metrics_app:app", env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     )
     assert server.curl("/foo") == "42"
     assert server.curl("/hello?name=Ada") == "Hello, Ada!"
