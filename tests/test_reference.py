@@ -19,10 +19,8 @@ import re
 import pytest
 from gunicorn.config import KNOWN_SETTINGS
 
-from helpers import (
-    HOOK_FILE, PYTHON_COLUMNS, ROOT, column_cells, coverages_own_default_core, hook_file_core, list_table,
-    replace_in_coveragerc,
-)
+from expected import CORES
+from helpers import HOOK_FILE, PYTHON_COLUMNS, ROOT, column_cells, list_table, replace_in_coveragerc
 from test_dirty_workers import when_it_saves
 from test_worker_classes import default_core_follows_overlapping_greenlets
 
@@ -192,12 +190,12 @@ def dirty_worker(pythons):
 
 def pythons_table():
     rows = [
-        ("coverage's own default core", lambda p: f"``{coverages_own_default_core(p)}``"),
+        ("coverage's own default core", lambda p: f"``{CORES[p].coverages_own}``"),
         ("The hook file's core, unless you choose one (:ref:`ref-core`), also\nwith per-request contexts",
-         lambda p: f"``{hook_file_core(p)}``"),
-        ("... with ``branch = True``", lambda p: f"``{hook_file_core(p, branch=True)}``"),
+         lambda p: f"``{CORES[p].hook_file}``"),
+        ("... with ``branch = True``", lambda p: f"``{CORES[p].with_branch}``"),
         ("... with ``plugins``, a ``dynamic_context`` or ``concurrency = gevent``",
-         lambda p: f"``{hook_file_core(p, needs_ctrace=True)}``"),
+         lambda p: f"``{CORES[p].needs_ctrace}``"),
         ("``gevent`` workers without ``concurrency = gevent``, requests that\noverlap "
          "(:ref:`worker-classes-gevent`)", gevent_overlap),
     ]
