@@ -19,17 +19,17 @@ HOOK_FILE = Path(__file__).resolve().parent.parent / "hooks" / "gunicorn.conf.py
 # name from a configuration file.
 GUNICORN_HOOKS = [setting.name for setting in KNOWN_SETTINGS if setting.section.endswith("Hooks")]
 
-CORE = "the core"
+THE_CORE = "the core"
 
 
 def _part_by_line(source):
     """For each line of the file, the part it belongs to: "the core" under a
     ``# ===`` banner, the title of an optional part under a ``# ---`` banner
     (its first line, up to the first ": ", as in "# Snapshots: kill -USR1 ...")."""
-    parts, part, after_dashes = [], CORE, False
+    parts, part, after_dashes = [], THE_CORE, False
     for line in source.splitlines():
         if re.fullmatch(r"# =+", line):
-            part = CORE
+            part = THE_CORE
         elif after_dashes and line.startswith("# "):
             part = line[2:].split(": ")[0]
         after_dashes = bool(re.fullmatch(r"# -+", line))

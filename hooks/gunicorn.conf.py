@@ -87,8 +87,8 @@ def on_starting(server):
 
 
 def when_ready(server):
-    """Save what the master ran, then stop measuring it: no worker may start
-    as a copy of a process that is still measuring."""
+    """Stop measuring the master, and save what it ran with --preload: no
+    worker may start as a copy of a process that is still measuring."""
     global _cov
     if _unmeasured_because:
         server.log.warning("coverage: not measuring: %s", _unmeasured_because)

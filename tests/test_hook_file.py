@@ -15,6 +15,7 @@ import importlib.util
 import inspect
 import signal
 import sys
+import threading
 import types
 from pathlib import Path
 
@@ -255,9 +256,7 @@ def test_add_to_loads_a_hook_given_as_module_function(load, monkeypatch, your_ho
     config = {"post_fork": "your_hooks.post_fork"}
     hooks.add_to(config)
     config["post_fork"]("server", "worker")
-    import your_hooks  # noqa: PLC0415 - the module add_to imported.
-
-    assert calls == ["coverage's"] and your_hooks.calls == ["yours"]
+    assert calls == ["coverage's"] and sys.modules["your_hooks"].calls == ["yours"]
 
 
 @pytest.mark.parametrize("value", [
@@ -415,3 +414,35 @@ def test_with_the_sysmon_core_each_switch_re_arms_sys_monitoring(load, monkeypat
     for values in [["test_foo"], ["test_foo"], ["test_bar"]]:
         serve(hooks, Request(*values))
     assert re_armed == ["test_foo", "test_bar"]
+
+
+# --- Snapshots: requests and snapshots take turns -----------------------------
+
+
+def snapshot_in_a_thread(turns):
+    """Start a snapshot in another thread, as the snapshot thread does: an
+    Event set once it is written."""
+    written = threading.Event()
+
+    def snapshot():
+        with turns.snapshot():
+            written.set()
+
+    threading.Thread(target=snapshot, daemon=True).start()
+    return written
+
+
+def test_a_snapshot_waits_for_the_request_in_flight(load):
+    turns = load()._Turns()
+    turns.request_starts()
+    written = snapshot_in_a_thread(turns)
+    assert not written.wait(0.3)
+    turns.request_ends()
+    assert written.wait(1)
+
+
+def test_a_worker_told_to_stop_writes_its_snapshot_at_once(load):
+    turns = load()._Turns()
+    turns.request_starts()
+    turns.stopping = True  # As the TERM handler does.
+    assert snapshot_in_a_thread(turns).wait(1)
