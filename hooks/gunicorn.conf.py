@@ -21,6 +21,10 @@ GUNICORN_COVERAGE_SNAPSHOT_SECONDS=<n>: also write a snapshot every <n> seconds.
 GUNICORN_COVERAGE_CONTEXT_HEADER=<header name>: record what each request runs
 under the value of this request header as coverage's dynamic context (the
 test's name, say). Needs sync workers (gunicorn's default).
+
+The hooks come first, in the order gunicorn calls them; each does the core's
+work, then calls the optional parts that join it. docs/reference.rst says in
+which process and at which moment gunicorn calls each one.
 """
 
 import asyncio
@@ -43,10 +47,6 @@ import time
 from gunicorn.config import KNOWN_SETTINGS
 from gunicorn.util import set_owner_process
 
-# ===========================================================================
-# The core: every process measures itself, and saves what it measured.
-# ===========================================================================
-
 # The one switch. With "off", nothing below reads anything or changes anything.
 _switch = os.environ.get("GUNICORN_COVERAGE", "on")
 if _switch not in ("on", "off"):
@@ -54,7 +54,8 @@ if _switch not in ("on", "off"):
 MEASURE = _switch == "on"
 
 # Why no process measures although GUNICORN_COVERAGE is on, for the log, or
-# None: no coverage package, or broken settings met by a reload.
+# None: no coverage package, broken settings met by a reload, or a data
+# directory the workers cannot write.
 _unmeasured_because = None
 if MEASURE:
     try:
@@ -66,22 +67,28 @@ if MEASURE:
             "(pip install coverage, or set GUNICORN_COVERAGE=off)"
         )
 
-# The Coverage object that measures this process, and where its data goes
-# (coverage's data_file setting). The last lines of this file start one in the
-# master, which when_ready stops; each worker starts its own in post_fork.
+# The Coverage object that measures this process, or None. The last lines of
+# this file start one in the master, which when_ready stops; each worker
+# starts its own in post_fork.
 _cov = None
-_data_file = None
+
+
+# ===========================================================================
+# The hooks gunicorn calls.
+# ===========================================================================
 
 
 def on_starting(server):
-    """Master, once, before it listens or forks: the first hook gunicorn calls.
-    Say if the configuration replaced a hook that add_to gave it."""
+    """Say if the configuration replaced a hook that add_to gave it; then the
+    checks that must stop gunicorn, or warn, before any worker exists."""
     _check_added_hooks(server.cfg, server.log)
+    _refuse_workers_other_than_sync(server)  # Per-request contexts.
+    _check_at_start(server)  # Checks at start.
 
 
 def when_ready(server):
-    """Master, once, after the app is loaded (with --preload) and before the
-    first worker: save what the master ran, then stop measuring it."""
+    """Stop measuring the master, and save what it ran with --preload: no
+    worker may start as a copy of a process that is still measuring."""
     global _cov
     if _unmeasured_because:
         server.log.warning("coverage: not measuring: %s", _unmeasured_because)
@@ -95,9 +102,9 @@ def when_ready(server):
 
 
 def on_reload(server):
-    """Master, on HUP, before the new workers fork: check coverage's settings,
-    which they will read. Broken ones leave the new workers serving unmeasured,
-    with one line that says why, rather than failing to boot."""
+    """Master, on HUP: check coverage's settings, which the new workers will
+    read. Broken ones leave the new workers serving unmeasured, with one line
+    that says why, rather than failing to boot."""
     global _unmeasured_because
     if MEASURE and coverage is not None:
         try:
@@ -107,15 +114,40 @@ def on_reload(server):
             _unmeasured_because = str(refusal)
             server.log.error("%s; the new workers serve unmeasured", refusal)
     _check_added_hooks(server.cfg, server.log)
+    _check_again_on_reload(server)  # Checks at start.
+
+
+def pre_fork(server, worker):
+    _give_the_worker_a_ledger(worker)  # A ledger of what was lost.
 
 
 def post_fork(server, worker):
-    """Worker, right after the fork and before it imports the application:
-    the first hook of the original recipe. Measure this worker on its own."""
+    """The first hook of the original recipe: measure this worker on its own,
+    from before it imports the application."""
     _check_added_hooks(server.cfg, server.log)
     if MEASURE and not _unmeasured_because:
         _start_measuring()
         server.log.debug("coverage: measuring with the %s core", _core_in_use)
+    _note_the_start_in_the_ledger(worker)  # A ledger of what was lost.
+
+
+def post_worker_init(worker):
+    _exit_through_worker_exit_on_sigterm()  # Workers that die on SIGTERM.
+    _start_snapshots(worker)  # Snapshots.
+
+
+def pre_request(worker, req):
+    if _turns is not None:  # Snapshots: wait while one is being written.
+        _turns.request_starts()
+    # Per-request contexts. Without the variable, this test is all the
+    # context work a request costs: the request is not even looked at.
+    if CONTEXT_HEADER:
+        _switch_to_the_context_of(req, worker.log)
+
+
+def post_request(worker, req, environ, resp):
+    if _turns is not None:  # Snapshots: let a waiting one go ahead.
+        _turns.request_ends()
 
 
 def worker_exit(server, worker):
@@ -124,10 +156,34 @@ def worker_exit(server, worker):
     gunicorn also calls it in the master for a worker that is already gone;
     that worker's measurement is not in this process, so there is nothing to do.
     """
-    if _cov is None or worker.pid != os.getpid():
+    if worker.pid != os.getpid():
         return
-    _cov.stop()
-    _save(worker.log, last=True)
+    if _cov is not None:
+        _cov.stop()
+        _save(worker.log, last=True)
+    _ledger_note(finished=True)  # A ledger of what was lost: written, or said why not.
+
+
+def child_exit(server, worker):
+    _say_what_a_lost_worker_lost(server, worker)  # A ledger of what was lost.
+
+
+def on_dirty_starting(arbiter):
+    _measure_the_dirty_arbiter()  # Dirty workers.
+
+
+def dirty_worker_init(worker):
+    _save_when_the_dirty_worker_stops(worker)  # Dirty workers.
+
+
+# ===========================================================================
+# The core: every process measures itself, and saves what it measured.
+# ===========================================================================
+
+# Where _cov's data goes: coverage's data_file setting, which _save reads.
+_data_file = None
+# The core that measures this process: "sysmon", "ctrace" or "pytrace".
+_core_in_use = None
 
 
 def _coverage_with_your_settings():
@@ -143,7 +199,7 @@ def _coverage_with_your_settings():
 
 def _start_measuring():
     """Start a Coverage object that collects in memory: _save writes the files."""
-    global _cov, _data_file, _configured_core, _core_in_use
+    global _cov, _data_file, _core_in_use
     _cov = _coverage_with_your_settings()
     # Coverage.start() creates the data file's directory even when it collects
     # in memory; _save does that instead, so that a directory that cannot be
@@ -155,39 +211,30 @@ def _start_measuring():
     _cov.set_option("run:omit", [*_cov.get_option("run:omit"), __file__])
     quiet = ["no-data-collected"]
     if CONTEXT_HEADER:
-        # coverage warns that sysmon's contexts may be incomplete: the Contexts
-        # part makes them complete, by re-arming sysmon at each switch.
+        # coverage warns that sysmon's contexts may be incomplete: the
+        # per-request contexts make them complete, by re-arming sysmon at each switch.
         quiet.append("no-sysmon-context")
     _cov.set_option("run:disable_warnings", [*_cov.get_option("run:disable_warnings"), *quiet])
-    _configured_core = _cov.get_option("run:core")  # [run] core, or COVERAGE_CORE.
     _cov.set_option("run:core", _core(_cov))
     _cov.start()
     core = dict(_cov.sys_info())["core"]
     _core_in_use = _CORE_NAMES.get(core, core)
 
 
-# The core that COVERAGE_CORE or [run] core asked for, or None: _core decides.
-_configured_core = None
-# The core that measures this process: "sysmon", "ctrace" or "pytrace".
-_core_in_use = None
-
-
 def _core(cov):
-    """The core to measure with: sysmon wherever it measures correctly, else ctrace.
+    """The core to measure with: the one the user chose ([run] core, or
+    COVERAGE_CORE), else sysmon wherever it measures what the settings ask
+    for, else ctrace. The rule, and why: docs/reference.rst, "The measurement
+    core" (ref-core).
 
-    ctrace, coverage's default before Python 3.14, is a trace function that
-    Python calls for every line the server runs, measured or not. sysmon
-    (sys.monitoring, Python 3.12 and newer) stops hearing about code once it
-    has seen it, so a busy server hardly slows down (docs/overhead.rst). But
-    sysmon cannot measure branches before Python 3.14, follow greenlets, record
-    coverage's own dynamic contexts (dynamic_context = test_function), or run
-    file tracer plugins. There, ctrace, by name: on Python 3.14 and newer
-    coverage's own default is sysmon, even with a plugin, which then measures
-    nothing. A core the user chose is used as it is. (Per-request contexts are
-    no reason for ctrace: the Contexts part re-arms sysmon when they change.)
+    sysmon costs a busy server far less than ctrace, which Python calls for
+    every line the server runs. ctrace is asked for by name: on Python 3.14
+    and newer coverage's own default is sysmon even with a plugin, which then
+    measures nothing.
     """
-    if _configured_core:
-        return _configured_core
+    chosen = cov.get_option("run:core")
+    if chosen:
+        return chosen
     sysmon_cannot = (
         (cov.get_option("run:branch") and sys.version_info < (3, 14))
         or {"gevent", "eventlet", "greenlet"} & set(cov.get_option("run:concurrency"))
@@ -262,12 +309,16 @@ def _save(log, last=False):
 
 # Where coverage's hook runs next to yours: first where it must already be
 # measuring what yours runs, last (even if yours raised) where it saves, or
-# counts, what yours ran. The optional parts below join the core the same way.
+# counts, what yours ran.
 _RUNS_FIRST = ("on_starting", "pre_fork", "post_fork", "on_dirty_starting", "pre_request")
 _RUNS_LAST = (
     "when_ready", "on_reload", "post_worker_init", "dirty_worker_init", "post_request",
     "worker_exit", "child_exit",
 )
+
+# What the last add_to put into a configuration, and which one: until the
+# first check in this process.
+_added, _added_where = None, None
 
 
 def add_to(config):
@@ -314,11 +365,6 @@ def _in_order(*hooks):
     return in_order
 
 
-# What the last add_to put into a configuration, and which one: until the
-# first check in this process.
-_added, _added_where = None, None
-
-
 def _check_added_hooks(cfg, log):
     """Say, once, which of the hooks add_to put in the configuration gunicorn
     does not call: the configuration defined them again after add_to."""
@@ -337,9 +383,8 @@ def _check_added_hooks(cfg, log):
 
 
 # ===========================================================================
-# Optional parts. Each class only groups the hooks of one part (gunicorn never
-# sees the class); the end of the file joins them to the core's. Each banner
-# says what its part adds, and what goes without it.
+# Optional parts, which the hooks above call. Each banner says what its part
+# adds, and what goes without it.
 # ===========================================================================
 
 # ---------------------------------------------------------------------------
@@ -367,79 +412,97 @@ def _read_snapshot_seconds():
 
 SNAPSHOT_SECONDS = _read_snapshot_seconds() if MEASURE else None
 
-# The signal handler only writes a byte to a pipe; a thread does the saving,
-# because coverage and SQLite must not run inside a signal handler. A snapshot
-# reads the data that requests are writing, so it waits until no request runs
-# in this worker, and requests that arrive meanwhile wait for the snapshot.
-# Except when the worker was told to stop: then the snapshot goes ahead at
-# once (coverage reads what requests record as they run without losing a
-# line), because a container engine kills whatever still runs when its grace
-# period ends, and a request in flight may outlast it.
-_wakeup_read, _wakeup_write = None, None
-_gate = None  # A threading.Condition guarding the two values below.
-_requests_running = 0
-_snapshotting = False
-_stopping = False  # Set by the TERM handler, which cannot notify _gate.
 
+class _Turns:
+    """Requests and snapshots take turns in a worker. A snapshot reads the
+    data that requests are writing, so it waits until no request runs, and
+    requests that arrive meanwhile wait for the snapshot. Except when the
+    worker was told to stop: then the snapshot goes ahead at once (coverage
+    reads what requests record as they run without losing a line), because a
+    container engine kills whatever still runs when its grace period ends,
+    and a request in flight may outlast it."""
 
-class Snapshots:
-    def post_worker_init(worker):
-        """Worker, after gunicorn installed its signal handlers and loaded the
-        app: make USR1 also request a snapshot, and start the thread that
-        writes them."""
-        global _wakeup_read, _wakeup_write, _gate
-        if _cov is None:
-            return
-        _gate = threading.Condition()
-        _wakeup_read, _wakeup_write = os.pipe()
-        os.set_blocking(_wakeup_write, False)
-        earlier_usr1 = signal.getsignal(signal.SIGUSR1)
-        earlier_term = signal.getsignal(signal.SIGTERM)
+    def __init__(self):
+        self._turn = threading.Condition()  # Guards the two values below.
+        self._requests_running = 0
+        self._snapshotting = False
+        self.stopping = False  # Set by the TERM handler, which cannot notify.
 
-        def usr1(signum, frame):
-            earlier_usr1(signum, frame)  # Reopen the log files, as gunicorn does.
-            _ask_for_a_snapshot()
-
-        def term(signum, frame):
-            global _stopping
-            _stopping = True
-            _ask_for_a_snapshot()
-            earlier_term(signum, frame)  # Stop after the requests in flight, as gunicorn does.
-
-        signal.signal(signal.SIGUSR1, usr1)
-        if callable(earlier_term):
-            signal.signal(signal.SIGTERM, term)
-        for sig in (signal.SIGUSR1, signal.SIGTERM):
-            # As gunicorn asks: a system call that a request is in is resumed,
-            # not broken off, by these signals.
-            signal.siginterrupt(sig, False)
-        threading.Thread(
-            target=_write_snapshots, args=(worker.log,), name="coverage-snapshots", daemon=True
-        ).start()
-        worker.log.info("coverage: measuring this worker")
-
-    def pre_request(worker, req):
-        """Worker, before each request: wait while a snapshot is being written."""
-        global _requests_running
-        if _gate is None:
-            return
-        with _gate:
-            if _snapshotting:  # Rarely: only while a snapshot is being written.
+    def request_starts(self):
+        with self._turn:
+            if self._snapshotting:  # Rarely: only while a snapshot is being written.
                 # Except on an event loop with requests in flight (gunicorn's
-                # asgi worker calls this hook there): they need the loop to
+                # asgi worker calls pre_request there): they need the loop to
                 # finish, and the snapshot waits for them.
-                _gate.wait_for(lambda: not _snapshotting or (_requests_running and _on_event_loop()))
-            _requests_running += 1
+                self._turn.wait_for(
+                    lambda: not self._snapshotting or (self._requests_running and _on_event_loop())
+                )
+            self._requests_running += 1
 
-    def post_request(worker, req, environ, resp):
-        """Worker, after each request: let a waiting snapshot go ahead."""
-        global _requests_running
-        if _gate is None:
-            return
-        with _gate:
-            _requests_running -= 1
-            if _snapshotting:  # A snapshot waits for the requests in flight to end.
-                _gate.notify_all()
+    def request_ends(self):
+        with self._turn:
+            self._requests_running -= 1
+            if self._snapshotting:  # A snapshot waits for the requests in flight to end.
+                self._turn.notify_all()
+
+    @contextlib.contextmanager
+    def snapshot(self):
+        """While no request runs (and none starts until the block is done)."""
+        with self._turn:
+            self._turn.wait_for(lambda: not self._snapshotting)
+            self._snapshotting = True
+            # `stopping` comes from a signal handler, which cannot notify: look again now and then.
+            while not self._turn.wait_for(
+                lambda: self._requests_running == 0 or self.stopping, timeout=0.1
+            ):
+                pass
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._snapshotting = False
+                self._turn.notify_all()
+
+
+# In a measuring worker: its _Turns, and the pipe that wakes its snapshot
+# thread. The signal handler only writes a byte to the pipe; the thread does
+# the saving, because coverage and SQLite must not run inside a signal handler.
+_turns = None
+_wakeup_read, _wakeup_write = None, None
+
+
+def _start_snapshots(worker):
+    """Make USR1 also request a snapshot, and TERM one that goes ahead at
+    once, and start the thread that writes them."""
+    global _turns, _wakeup_read, _wakeup_write
+    if _cov is None:
+        return
+    _turns = _Turns()
+    _wakeup_read, _wakeup_write = os.pipe()
+    os.set_blocking(_wakeup_write, False)
+    earlier_usr1 = signal.getsignal(signal.SIGUSR1)
+    earlier_term = signal.getsignal(signal.SIGTERM)
+
+    def usr1(signum, frame):
+        earlier_usr1(signum, frame)  # Reopen the log files, as gunicorn does.
+        _ask_for_a_snapshot()
+
+    def term(signum, frame):
+        _turns.stopping = True
+        _ask_for_a_snapshot()
+        earlier_term(signum, frame)  # Stop after the requests in flight, as gunicorn does.
+
+    signal.signal(signal.SIGUSR1, usr1)
+    if callable(earlier_term):
+        signal.signal(signal.SIGTERM, term)
+    for sig in (signal.SIGUSR1, signal.SIGTERM):
+        # As gunicorn asks: a system call that a request is in is resumed,
+        # not broken off, by these signals.
+        signal.siginterrupt(sig, False)
+    threading.Thread(
+        target=_write_snapshots, args=(worker.log,), name="coverage-snapshots", daemon=True
+    ).start()
+    worker.log.info("coverage: measuring this worker")
 
 
 def _ask_for_a_snapshot():
@@ -453,24 +516,8 @@ def _write_snapshots(log):
         woken, _, _ = select.select([_wakeup_read], [], [], SNAPSHOT_SECONDS)
         if woken:
             os.read(_wakeup_read, 512)
-        _snapshot(log)
-
-
-def _snapshot(log):
-    """_save, while no request runs (and none starts until it is written)."""
-    global _snapshotting
-    with _gate:
-        _gate.wait_for(lambda: not _snapshotting)
-        _snapshotting = True
-        # _stopping comes from a signal handler, which cannot notify: look again now and then.
-        while not _gate.wait_for(lambda: _requests_running == 0 or _stopping, timeout=0.1):
-            pass
-    try:
-        _save(log)
-    finally:
-        with _gate:
-            _snapshotting = False
-            _gate.notify_all()
+        with _turns.snapshot():
+            _save(log)
 
 
 def _on_event_loop():
@@ -487,17 +534,16 @@ def _on_event_loop():
 # ---------------------------------------------------------------------------
 
 
-class ExitOnSigterm:
-    def post_worker_init(worker):
-        """uvicorn's worker class leaves SIGTERM to the default action and
-        raises SIGTERM again after its graceful shutdown: the process would die
-        before gunicorn calls worker_exit, and its measurement with it. Where
-        SIGTERM has no handler, end the process with sys.exit, which runs
-        worker_exit. (uvicorn swaps in its own handler while it serves and
-        restores this one for its final SIGTERM, so requests in flight still
-        finish first.)"""
-        if _cov is not None and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+def _exit_through_worker_exit_on_sigterm():
+    """uvicorn's worker class leaves SIGTERM to the default action and
+    raises SIGTERM again after its graceful shutdown: the process would die
+    before gunicorn calls worker_exit, and its measurement with it. Where
+    SIGTERM has no handler, end the process with sys.exit, which runs
+    worker_exit. (uvicorn swaps in its own handler while it serves and
+    restores this one for its final SIGTERM, so requests in flight still
+    finish first.)"""
+    if _cov is not None and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
 
 # ---------------------------------------------------------------------------
@@ -524,58 +570,54 @@ CONTEXT_HEADER = _read_context_header() if MEASURE else None
 # A context is a label, such as a test's name: longer values are ignored.
 MAX_CONTEXT_LENGTH = 200
 
-
-class Contexts:
-    def on_starting(server):
-        """Master, once, before it listens or starts a worker: refuse workers
-        other than sync ones.
-
-        coverage has one current context per process, so a worker that serves
-        several requests at once (threads, gevent, asyncio) would count their
-        lines under each other's contexts. Even with one thread, a gthread
-        worker is no good: each context switch writes the lines so far into
-        coverage's in-memory data from the request's thread, and coverage 7.18
-        loses that data when the thread has ended before the worker's last save.
-        """
-        if not (CONTEXT_HEADER and _cov):
-            return
-        from gunicorn.workers.sync import SyncWorker
-
-        if not issubclass(server.worker_class, SyncWorker):
-            chosen = f"--worker-class {server.cfg.worker_class_str}"
-            if server.cfg.threads > 1:
-                chosen += f" --threads {server.cfg.threads}"
-            server.halt(
-                reason="GUNICORN_COVERAGE_CONTEXT_HEADER needs sync workers, which serve "
-                f"one request at a time, not {chosen}",
-                exit_status=1,
-            )
-        server.log.info("coverage: recording each request under its %s header", CONTEXT_HEADER)
-
-    def pre_request(worker, req):
-        """Worker, before each request (and after Snapshots counted it, so
-        never while a snapshot is written): switch to the request's context,
-        if it is another than the previous request's.
-
-        The context stays until a request brings another one: the requests of
-        one test cost no switch. With the sysmon core a switch also re-arms
-        sys.monitoring, which reports a line only the first time it runs: a
-        line that ran under the previous context is then recorded again under
-        the new one. That costs the next request as much as a first one, so
-        it is done only when the context changes.
-        """
-        global _context
-        context = _context_of(req, worker.log)
-        if _cov is None or context == _context:
-            return
-        _cov.switch_context(context)
-        _context = context
-        if _core_in_use == "sysmon":
-            sys.monitoring.restart_events()
-
-
 # The context the worker records under now: "" is coverage's default context.
 _context = ""
+
+
+def _refuse_workers_other_than_sync(server):
+    """coverage has one current context per process, so a worker that serves
+    several requests at once (threads, gevent, asyncio) would count their
+    lines under each other's contexts. Even with one thread, a gthread
+    worker is no good: each context switch writes the lines so far into
+    coverage's in-memory data from the request's thread, and coverage 7.18
+    loses that data when the thread has ended before the worker's last save.
+    """
+    if not (CONTEXT_HEADER and _cov):
+        return
+    from gunicorn.workers.sync import SyncWorker
+
+    if not issubclass(server.worker_class, SyncWorker):
+        chosen = f"--worker-class {server.cfg.worker_class_str}"
+        if server.cfg.threads > 1:
+            chosen += f" --threads {server.cfg.threads}"
+        server.halt(
+            reason="GUNICORN_COVERAGE_CONTEXT_HEADER needs sync workers, which serve "
+            f"one request at a time, not {chosen}",
+            exit_status=1,
+        )
+    server.log.info("coverage: recording each request under its %s header", CONTEXT_HEADER)
+
+
+def _switch_to_the_context_of(req, log):
+    """Switch to the request's context, if it is another than the previous
+    request's (after the request waited for any snapshot, so never while one
+    is written).
+
+    The context stays until a request brings another one: the requests of
+    one test cost no switch. With the sysmon core a switch also re-arms
+    sys.monitoring, which reports a line only the first time it runs: a
+    line that ran under the previous context is then recorded again under
+    the new one. That costs the next request as much as a first one, so
+    it is done only when the context changes.
+    """
+    global _context
+    context = _context_of(req, log)
+    if _cov is None or context == _context:
+        return
+    _cov.switch_context(context)
+    _context = context
+    if _core_in_use == "sysmon":
+        sys.monitoring.restart_events()
 
 
 def _context_of(req, log):
@@ -600,8 +642,8 @@ def _context_of(req, log):
 
 
 # ---------------------------------------------------------------------------
-# Dirty workers (gunicorn 25+, --dirty-workers and --dirty-app). Without this
-# part, what dirty workers run is not measured.
+# Dirty workers (gunicorn 25+): what --dirty-workers run for --dirty-app is
+# measured too. Without this part, it is not.
 #
 # It relies on a PRIVATE gunicorn API, DirtyWorker._cleanup, and was proven on
 # gunicorn 27.0.1 only: check it again when you upgrade gunicorn. gunicorn ends
@@ -612,30 +654,29 @@ def _context_of(req, log):
 # ---------------------------------------------------------------------------
 
 
-class DirtyWorkers:
-    def on_dirty_starting(arbiter):
-        """Dirty arbiter, once, right after gunicorn forked it from the master,
-        which was measuring itself: start a new measurement here instead. The
-        dirty arbiter forks the dirty workers, which inherit it running, so that
-        it measures them from the moment they import their dirty apps."""
-        if _cov is not None:  # The master's, if it forked this arbiter before when_ready.
-            _cov.stop()
-        if MEASURE and not _unmeasured_because:
-            _start_measuring()
+def _measure_the_dirty_arbiter():
+    """gunicorn forked the dirty arbiter from the master, which was measuring
+    itself: start a new measurement here instead. The dirty arbiter forks the
+    dirty workers, which inherit it running, so that it measures them from
+    the moment they import their dirty apps."""
+    if _cov is not None:  # The master's, if it forked this arbiter before when_ready.
+        _cov.stop()
+    if MEASURE and not _unmeasured_because:
+        _start_measuring()
 
-    def dirty_worker_init(worker):
-        """Dirty worker, after it loaded its dirty apps: save when it stops,
-        at the end of its (private) _cleanup."""
-        if _cov is None:
-            return
-        cleanup = worker._cleanup
 
-        def cleanup_and_save():
-            cleanup()
-            _cov.stop()
-            _save(worker.log, last=True)
+def _save_when_the_dirty_worker_stops(worker):
+    """At the end of its (private) _cleanup."""
+    if _cov is None:
+        return
+    cleanup = worker._cleanup
 
-        worker._cleanup = cleanup_and_save
+    def cleanup_and_save():
+        cleanup()
+        _cov.stop()
+        _save(worker.log, last=True)
+
+    worker._cleanup = cleanup_and_save
 
 
 # ---------------------------------------------------------------------------
@@ -652,25 +693,24 @@ _SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"}
 _CONTAINER_INITS = {"docker-init", "podman-init", "catatonit", "tini"}
 
 
-class StartChecks:
-    def on_starting(server):
-        """Master, once, before it listens or forks."""
-        global _unmeasured_because
-        if _cov is None:
-            return
-        _warn_if_a_shell_keeps_the_stop_signal(server.log)
-        _unmeasured_because = _unwritable_data_directory(server.cfg)
-        # when_ready says so, before the first worker forks.
+def _check_at_start(server):
+    global _unmeasured_because
+    if _cov is None:
+        return
+    _warn_if_a_shell_keeps_the_stop_signal(server.log)
+    _unmeasured_because = _unwritable_data_directory(server.cfg)
+    # when_ready says so, before the first worker forks.
 
-    def on_reload(server):
-        """Master, on HUP, after the core checked the settings: the new
-        workers measure only if they can write (made writable since?)."""
-        global _unmeasured_because
-        if not MEASURE or coverage is None or _unmeasured_because:
-            return
-        _unmeasured_because = _unwritable_data_directory(server.cfg)
-        if _unmeasured_because:
-            server.log.error("coverage: the new workers serve unmeasured: %s", _unmeasured_because)
+
+def _check_again_on_reload(server):
+    """After on_reload checked the settings: the new workers measure only if
+    they can write (made writable since?)."""
+    global _unmeasured_because
+    if not MEASURE or coverage is None or _unmeasured_because:
+        return
+    _unmeasured_because = _unwritable_data_directory(server.cfg)
+    if _unmeasured_because:
+        server.log.error("coverage: the new workers serve unmeasured: %s", _unmeasured_because)
 
 
 def _warn_if_a_shell_keeps_the_stop_signal(log):
@@ -771,38 +811,18 @@ _ledger = None  # In a worker: its shared memory (an mmap); None elsewhere.
 _ledger_entries = {"started": 0.0, "saved": 0.0, "finished": False}
 
 
-class Ledger:
-    def pre_fork(server, worker):
-        """Master, before it forks each worker: memory that the worker,
-        forked from it, will share with it."""
-        if MEASURE and not _unmeasured_because:
-            worker.coverage_ledger = mmap.mmap(-1, _LEDGER.size)
+def _give_the_worker_a_ledger(worker):
+    """Memory that the worker, forked from the master, will share with it: a
+    worker killed with SIGKILL runs no code, but the master outlives it."""
+    if MEASURE and not _unmeasured_because:
+        worker.coverage_ledger = mmap.mmap(-1, _LEDGER.size)
 
-    def post_fork(server, worker):
-        """Worker, after the core started measuring it."""
-        global _ledger
-        if _cov is not None:
-            _ledger = getattr(worker, "coverage_ledger", None)
-            _ledger_note(started=time.time())
 
-    def worker_exit(server, worker):
-        """Worker, after the core's last save (written, or said why not)."""
-        if worker.pid == os.getpid():
-            _ledger_note(finished=True)
-
-    def child_exit(server, worker):
-        """Master, after it reaped a worker, however it ended."""
-        ledger = getattr(worker, "coverage_ledger", None)
-        if ledger is None:
-            return
-        started, saved, finished = _LEDGER.unpack(ledger)
-        ledger.close()
-        if started and not finished:
-            since = f"its last save at {_clock(saved)}" if saved else f"it started at {_clock(started)}"
-            server.log.error(
-                "coverage: worker %s ended before its last save: what it measured since %s is lost",
-                worker.pid, since,
-            )
+def _note_the_start_in_the_ledger(worker):
+    global _ledger
+    if _cov is not None:
+        _ledger = getattr(worker, "coverage_ledger", None)
+        _ledger_note(started=time.time())
 
 
 def _ledger_note(**entries):
@@ -811,34 +831,40 @@ def _ledger_note(**entries):
         _LEDGER.pack_into(_ledger, 0, *_ledger_entries.values())
 
 
+def _say_what_a_lost_worker_lost(server, worker):
+    """However the worker ended: if it started measuring and did not get to
+    its last save, since when what it measured is lost."""
+    ledger = getattr(worker, "coverage_ledger", None)
+    if ledger is None:
+        return
+    started, saved, finished = _LEDGER.unpack(ledger)
+    ledger.close()
+    if started and not finished:
+        since = f"its last save at {_clock(saved)}" if saved else f"it started at {_clock(started)}"
+        server.log.error(
+            "coverage: worker %s ended before its last save: what it measured since %s is lost",
+            worker.pid, since,
+        )
+
+
 def _clock(seconds):
     """A time as gunicorn's log lines write it."""
     return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(seconds))
 
 
 # ===========================================================================
-# Putting it together: gunicorn calls one function per hook. Where parts share
-# a hook, they run in the order add_to gives coverage's hooks and yours.
+# Last, as gunicorn loads this file.
 # ===========================================================================
 
-on_starting = _in_order(on_starting, Contexts.on_starting, StartChecks.on_starting)
-on_reload = _in_order(on_reload, StartChecks.on_reload)
-pre_fork = Ledger.pre_fork
-post_fork = _in_order(post_fork, Ledger.post_fork)
-post_worker_init = _in_order(ExitOnSigterm.post_worker_init, Snapshots.post_worker_init)
-if CONTEXT_HEADER:  # Only then does a request cost the call of a second part.
-    pre_request = _in_order(Snapshots.pre_request, Contexts.pre_request)
-else:
-    pre_request = Snapshots.pre_request
-post_request = Snapshots.post_request
-worker_exit = _in_order(worker_exit, Ledger.worker_exit)
-child_exit = Ledger.child_exit
-on_dirty_starting = DirtyWorkers.on_dirty_starting
-dirty_worker_init = DirtyWorkers.dirty_worker_init
 
-# Last, as gunicorn loads this file: measure the master from now on, since
-# with --preload it imports the application before any worker exists. (On a
-# HUP gunicorn loads the file again, but imports no application: on_reload
-# checks the settings instead.)
-if MEASURE and not _unmeasured_because and not callable(signal.getsignal(signal.SIGHUP)):
+def _reloading():
+    """Is gunicorn loading this file again, on a HUP? Then its master handles
+    SIGHUP already (at the first load it has installed no signal handler yet),
+    and imports no application again: on_reload checks the settings instead."""
+    return callable(signal.getsignal(signal.SIGHUP))
+
+
+# Measure the master from now on, since with --preload it imports the
+# application before any worker exists.
+if MEASURE and not _unmeasured_because and not _reloading():
     _start_measuring()

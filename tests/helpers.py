@@ -24,32 +24,11 @@ APP = "example_app.app:app"  # The example's WSGI app, as gunicorn names it.
 PYTHON = sys.version_info[:2]
 
 
-# What coverage's sysmon core can do on a Python (docs/reference.rst, "What
-# differs by Python version"): exist (sys.monitoring), and measure branches.
-def has_sysmon(python=PYTHON):
-    return python >= (3, 12)
-
-
-def sysmon_measures_branches(python=PYTHON):
-    return python >= (3, 14)
-
-
-SYSMON = has_sysmon()
-SYSMON_BRANCHES = sysmon_measures_branches()
-
-
-def hook_file_core(python=PYTHON, branch=False, needs_ctrace=False):
-    """The core the hook file picks on `python` unless the user chose one
-    (docs/reference.rst, "The measurement core"). `needs_ctrace`: plugins, a
-    dynamic_context or concurrency = gevent, which sysmon cannot measure."""
-    if needs_ctrace or not has_sysmon(python) or (branch and not sysmon_measures_branches(python)):
-        return "ctrace"
-    return "sysmon"
-
-
-def coverages_own_default_core(python=PYTHON):
-    """The core coverage itself picks, as the bare recipe measures."""
-    return "sysmon" if python >= (3, 14) else "ctrace"
+# What coverage's sysmon core can do on the Python the tests run on
+# (docs/reference.rst, "What differs by Python version"): exist
+# (sys.monitoring, Python 3.12 and newer), and measure branches (3.14 and newer).
+SYSMON = PYTHON >= (3, 12)
+SYSMON_BRANCHES = PYTHON >= (3, 14)
 
 
 # The Python columns of the docs' per-Python tables: the Pythons of a column

@@ -1,11 +1,11 @@
 """docs/reference.rst documents the whole hook file, and what it says holds.
 
 The page's index of hooks and of environment variables is written from the
-hook file (read without running it) by `hooks_index` and `variables_index`
-below, and links each one to its section; the tests check that every section
-is linked, that every line the file logs is on the page, and that the file
-defines no function that gunicorn would silently ignore (a misspelt hook is
-never called, and nothing says so).
+hook file (read without running it) by docs/cog_reference.py, and links each
+one to its section; the tests check that every section is linked, that every
+line the file logs is on the page, and that the file defines no function that
+gunicorn would silently ignore (a misspelt hook is never called, and nothing
+says so).
 
 The others start real servers to check what the page says that no other test
 covers (test_errors.py checks the refusals, the failed snapshot, GUNICORN_COVERAGE=off
@@ -13,19 +13,23 @@ and the server without coverage).
 """
 
 import ast
+import importlib.util
 import re
 
 import pytest
 from gunicorn.config import KNOWN_SETTINGS
 
-from helpers import (
-    HOOK_FILE, PYTHON_COLUMNS, ROOT, column_cells, coverages_own_default_core, hook_file_core, list_table,
-    replace_in_coveragerc,
-)
+from expected import CORES
+from helpers import HOOK_FILE, PYTHON_COLUMNS, ROOT, column_cells, list_table, replace_in_coveragerc
 from test_dirty_workers import when_it_saves
 from test_worker_classes import default_core_follows_overlapping_greenlets
 
 REFERENCE = ROOT / "docs" / "reference.rst"
+
+# What writes the page's indexes: a module of the docs' own, loaded from its file.
+_spec = importlib.util.spec_from_file_location("cog_reference", ROOT / "docs" / "cog_reference.py")
+cog_reference = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cog_reference)
 
 # gunicorn's own list of the functions it calls from a configuration file, in
 # gunicorn's order.
@@ -52,51 +56,15 @@ def top_level_names(tree):
 
 
 def public_functions(tree):
-    """The functions gunicorn or a user's configuration may call: the core's
-    hooks, add_to, and the hooks of the optional parts (class Snapshots: ...)."""
-    found = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-            found.append(node.name)
-        elif isinstance(node, ast.ClassDef):
-            found.extend(f.name for f in node.body if isinstance(f, ast.FunctionDef))
-    return sorted(set(found))
+    """The functions gunicorn or a user's configuration may call: the hooks and add_to."""
+    return sorted(
+        node.name for node in tree.body
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+    )
 
 
 # The names a user's own configuration uses to add coverage (docs/own-config.rst).
 MECHANISM = ["add_to"]
-
-
-def environment_variables(tree):
-    """The GUNICORN_COVERAGE* names the file uses as strings: the variables it reads."""
-    return sorted({
-        node.value for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str)
-        and re.fullmatch(r"GUNICORN_COVERAGE\w*", node.value)
-    })
-
-
-def parts_of(tree, hook):
-    """Which parts of the file join in `hook`: "the core" for its plain
-    function, then the classes whose method the end of the file assembles
-    into it (in both branches of an `if`)."""
-    parts = []
-
-    def assembled(body):
-        for node in body:
-            if isinstance(node, ast.FunctionDef) and node.name == hook:
-                parts.append("the core")
-            elif isinstance(node, ast.If):
-                assembled(node.body + node.orelse)
-            elif isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == hook for t in node.targets
-            ):
-                for part in ast.walk(node.value):
-                    if isinstance(part, ast.Attribute) and part.attr == hook:
-                        parts.append(f"``{part.value.id}``")
-
-    assembled(tree.body)
-    return list(dict.fromkeys(parts))
 
 
 def sections(prefix):
@@ -116,28 +84,15 @@ def sections(prefix):
 
 HOOK_TREE = ast.parse(HOOK_FILE.read_text())
 FUNCTIONS = [name for name in public_functions(HOOK_TREE) if name not in MECHANISM]
-# Every hook gunicorn reads from the file, defined or assembled at top level.
-HOOKS = [name for name in GUNICORN_HOOKS if name in top_level_names(HOOK_TREE)]
-VARIABLES = environment_variables(HOOK_TREE)
-
-
-def hooks_index():
-    """The page's table of the hooks the file defines, in gunicorn's order."""
-    rows = [[f":ref:`hook-{name}`", ", ".join(parts_of(HOOK_TREE, name))] for name in HOOKS]
-    return list_table(["Hook", "Defined by"], rows, [40, 60])
-
-
-def variables_index():
-    links = [f":ref:`env-{name.lower()}`" for name in VARIABLES]
-    return f"\nThe file reads {len(links)} variables: {', '.join(links)}.\n\n"
 
 
 def test_the_lists_come_from_the_real_files():
     assert {"post_fork", "worker_exit", "post_request"} <= set(GUNICORN_HOOKS)
-    assert {"post_fork", "worker_exit", "pre_request"} <= set(HOOKS)
-    assert parts_of(HOOK_TREE, "pre_request") == ["``Snapshots``", "``Contexts``"]
-    assert parts_of(HOOK_TREE, "on_starting") == ["the core", "``Contexts``", "``StartChecks``"]
-    assert "GUNICORN_COVERAGE" in VARIABLES
+    assert {"post_fork", "worker_exit", "pre_request"} <= set(cog_reference.hooks_defined())
+    assert cog_reference.parts_of("pre_request") == ["Snapshots", "Per-request contexts"]
+    assert cog_reference.parts_of("on_starting") == ["the core", "Per-request contexts", "Checks at start"]
+    assert cog_reference.parts_of("when_ready") == ["the core"]
+    assert "GUNICORN_COVERAGE" in cog_reference.environment_variables()
     assert any(re.fullmatch(p, "coverage: wrote .coverage.h.pid1.X2x") for p in MESSAGES)
     assert sections("hook") and sections("env")
 
@@ -208,11 +163,6 @@ def test_the_message_is_documented(pattern):
     )
 
 
-def test_the_file_assembles_every_hook_it_defines():
-    # A hook of an optional part that the end of the file does not assemble is never called.
-    assert sorted(FUNCTIONS) == sorted(HOOKS)
-
-
 @pytest.mark.parametrize("name", MECHANISM)
 def test_the_mechanism_is_documented(name):
     assert name in public_functions(HOOK_TREE)
@@ -240,12 +190,12 @@ def dirty_worker(pythons):
 
 def pythons_table():
     rows = [
-        ("coverage's own default core", lambda p: f"``{coverages_own_default_core(p)}``"),
+        ("coverage's own default core", lambda p: f"``{CORES[p].coverages_own}``"),
         ("The hook file's core, unless you choose one (:ref:`ref-core`), also\nwith per-request contexts",
-         lambda p: f"``{hook_file_core(p)}``"),
-        ("... with ``branch = True``", lambda p: f"``{hook_file_core(p, branch=True)}``"),
+         lambda p: f"``{CORES[p].hook_file}``"),
+        ("... with ``branch = True``", lambda p: f"``{CORES[p].with_branch}``"),
         ("... with ``plugins``, a ``dynamic_context`` or ``concurrency = gevent``",
-         lambda p: f"``{hook_file_core(p, needs_ctrace=True)}``"),
+         lambda p: f"``{CORES[p].needs_ctrace}``"),
         ("``gevent`` workers without ``concurrency = gevent``, requests that\noverlap "
          "(:ref:`worker-classes-gevent`)", gevent_overlap),
     ]
