@@ -60,6 +60,21 @@ def test_each_line_lists_the_tests_that_ran_it(start):
     assert labels == [("1", "(empty)"), ("2", "1 ctx"), ("3", "(empty)"), ("4", "1 ctx")]
 
 
+def test_the_html_report_run_again_shows_the_contexts_of_now(start, example):
+    """contexts.rst: the same lines run again under another test, the HTML
+    report written again into the same htmlcov. coverage 7.17.5 kept such a
+    page as it was, with the contexts of before (coverage.py #2372, fixed in 7.18.0)."""
+    for test in ("test_app.py::test_one", "test_app.py::test_two"):
+        server = start(env=HEADER, workers=1)
+        assert server.curl("/foo", "--header", f"X-Coverage-Context: {test}") == "42"
+        server.stop()
+        (example / ".coverage").unlink(missing_ok=True)  # Only this server's file: a fresh start.
+        assert "Wrote HTML report to htmlcov/index.html" in server.coverage("html", "--show-contexts")
+        (page,) = (example / "htmlcov").glob("*lib_py.html")
+        assert test in page.read_text()
+    assert "test_app.py::test_one" not in page.read_text()
+
+
 def test_bad_values_are_ignored_with_one_line_each(start):
     server = start(env=HEADER, workers=1)
     for value in ["x" * 201, "test_café.py::test_foo", "test_app.py::test\tfoo"]:
