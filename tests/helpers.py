@@ -51,26 +51,6 @@ def coverages_own_default_core(python=PYTHON):
     return "sysmon" if python >= (3, 14) else "ctrace"
 
 
-# The Python columns of the docs' per-Python tables: the Pythons of a column
-# behave alike.
-PYTHON_COLUMNS = {
-    "Python 3.11": [(3, 11)],
-    "Python 3.12 and 3.13": [(3, 12), (3, 13)],
-    "Python 3.14 and 3.15": [(3, 14), (3, 15)],
-}
-
-
-def column_cells(value):
-    """One cell per column of PYTHON_COLUMNS: `value(python)`, which must be
-    the same for every Python of the column."""
-    cells = []
-    for column, pythons in PYTHON_COLUMNS.items():
-        values = {value(python) for python in pythons}
-        assert len(values) == 1, f"{column}: its Pythons differ ({values}): split the column"
-        cells.append(values.pop())
-    return cells
-
-
 def free_port():
     """A TCP port that no one listens on now, chosen by the kernel."""
     with socket.socket() as s:
@@ -358,9 +338,10 @@ class Server:
 
 
 def list_table(header, rows, widths, title="", stub_columns=0):
-    """A reST list-table, for the docs' tables that cog writes from the tests'
-    expected values (test_generated_tables.py). Blank lines around it keep it
-    apart from cog's markers, which are reST comments."""
+    """A reST list-table, for test_reference.hooks_index only: the docs' own
+    tables use docs/cog_helpers.py's. Delete it when hooks_index moves there.
+    Blank lines around it keep it apart from cog's markers, which are reST
+    comments."""
     lines = [f".. list-table:: {title}".rstrip(), "   :header-rows: 1"]
     if stub_columns:
         lines.append(f"   :stub-columns: {stub_columns}")

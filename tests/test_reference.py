@@ -18,12 +18,7 @@ import re
 import pytest
 from gunicorn.config import KNOWN_SETTINGS
 
-from helpers import (
-    HOOK_FILE, PYTHON_COLUMNS, ROOT, column_cells, coverages_own_default_core, hook_file_core, list_table,
-    replace_in_coveragerc,
-)
-from test_dirty_workers import when_it_saves
-from test_worker_classes import default_core_follows_overlapping_greenlets
+from helpers import HOOK_FILE, ROOT, list_table, replace_in_coveragerc
 
 REFERENCE = ROOT / "docs" / "reference.rst"
 
@@ -218,41 +213,6 @@ def test_the_mechanism_is_documented(name):
     assert name in public_functions(HOOK_TREE)
     section = REFERENCE.read_text().split(".. _ref-add-to:")[1].split(".. _ref-hooks:")[0]
     assert f"``gunicorn_coverage.{name}(config)``" in section
-
-
-# --- What differs by Python version ----------------------------------------
-# The table of the page's "What differs by Python version", written from the
-# expected values of the tests that prove each row on the Python they run on.
-
-def gevent_overlap(python):
-    if default_core_follows_overlapping_greenlets(python):
-        return "right"
-    return "wrong: lines counted in the wrong file"
-
-
-def dirty_worker(pythons):
-    changes = [(".".join(map(str, release)), what) for release, what in when_it_saves(pythons)]
-    if len(changes) == 1:
-        return changes[0][1]
-    (_, before), (fixed_in, after) = changes
-    return f"before {fixed_in}: {before}; {fixed_in} and newer: {after}"
-
-
-def pythons_table():
-    rows = [
-        ("coverage's own default core", lambda p: f"``{coverages_own_default_core(p)}``"),
-        ("The hook file's core, unless you choose one (:ref:`ref-core`), also\nwith per-request contexts",
-         lambda p: f"``{hook_file_core(p)}``"),
-        ("... with ``branch = True``", lambda p: f"``{hook_file_core(p, branch=True)}``"),
-        ("... with ``plugins``, a ``dynamic_context`` or ``concurrency = gevent``",
-         lambda p: f"``{hook_file_core(p, needs_ctrace=True)}``"),
-        ("``gevent`` workers without ``concurrency = gevent``, requests that\noverlap "
-         "(:ref:`worker-classes-gevent`)", gevent_overlap),
-    ]
-    dirty = ["A dirty worker that served a request, when gunicorn stops\n(:ref:`worker-classes-dirty`)",
-             *(dirty_worker(pythons) for pythons in PYTHON_COLUMNS.values())]
-    return list_table(["", *PYTHON_COLUMNS], [*([what, *column_cells(value)] for what, value in rows), dirty],
-                      [34, 22, 22, 22], stub_columns=1)
 
 
 # --- What the page says, on real servers -----------------------------------
