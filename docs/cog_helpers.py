@@ -10,6 +10,8 @@ values from; nothing here imports a test.
 import sys
 from pathlib import Path
 
+# expected.py lives beside the tests that take their values from it; cog puts
+# only docs/ on the path (-I docs), so that no page can import a test module.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import expected  # noqa: E402
 

@@ -408,15 +408,12 @@ class Outcome(NamedTuple):
 
 
 def core_outcome(asked, worker_class, branch=False, python=PYTHON):
-    """What coverage does, asked for a core with COVERAGE_CORE, on that Python.
-
-    Not set, the hook file's choice (CORES) rules; gevent workers measure with
-    concurrency = gevent, which needs ctrace.
-    """
-    if asked is None:
+    """What coverage does, asked for a core with COVERAGE_CORE, on that Python."""
+    if asked is None:  # The hook file's choice; its gevent workers have concurrency = gevent.
         cores = CORES[python]
-        return Outcome(cores.needs_ctrace if worker_class == "gevent" else
-                       cores.with_branch if branch else cores.hook_file)
+        if worker_class == "gevent":
+            return Outcome(cores.needs_ctrace)
+        return Outcome(cores.with_branch if branch else cores.hook_file)
     if asked == "pytrace" and worker_class == "gevent":
         return Outcome(None, PYTRACE_REFUSES_GEVENT)
     if asked != "sysmon":
@@ -448,5 +445,7 @@ ASYNCIO_WAITS_UNTIL = {(3, 12): None, (3, 13): (3, 13, 15), (3, 14): (3, 14, 7)}
 
 def asyncio_waits(release):
     """Does asyncio wait for clients on this release, (3, x, y)?"""
-    fixed_in = ASYNCIO_WAITS_UNTIL.get(release[:2], release)
+    if release[:2] not in ASYNCIO_WAITS_UNTIL:
+        return False
+    fixed_in = ASYNCIO_WAITS_UNTIL[release[:2]]
     return fixed_in is None or release < fixed_in
