@@ -13,6 +13,8 @@ from pathlib import Path
 
 from gunicorn.config import KNOWN_SETTINGS
 
+from cog_helpers import list_table
+
 HOOK_FILE = Path(__file__).resolve().parent.parent / "hooks" / "gunicorn.conf.py"
 
 # gunicorn's server hooks, in gunicorn's own order: the functions it calls by
@@ -81,15 +83,6 @@ def hooks_defined(source=None):
     tree = ast.parse(source if source is not None else HOOK_FILE.read_text())
     functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     return [name for name in GUNICORN_HOOKS if name in functions]
-
-
-def list_table(header, rows, widths):
-    """A reST list-table. Blank lines around it keep it apart from cog's
-    markers, which are reST comments."""
-    lines = [".. list-table::", "   :header-rows: 1", f"   :widths: {' '.join(map(str, widths))}", ""]
-    for row in [header, *rows]:
-        lines += ["   * - " + row[0], *("     - " + cell for cell in row[1:])]
-    return "\n" + "\n".join(lines) + "\n\n"
 
 
 def hooks_index():

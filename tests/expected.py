@@ -62,3 +62,393 @@ CORES = {
     (3, 15): Cores(coverages_own="sysmon", hook_file="sysmon", with_branch="sysmon", needs_ctrace="ctrace"),
 }
 CORE = CORES[PYTHON]  # On the Python the tests run on.
+
+
+# --- What each signal and stop saves (docs/signals-and-stops.rst) -----------
+# Each test of tests/test_saved_when.py serves /foo (and /bar where a row says
+# so) and must get the lib.py report of its row.
+
+SNAPSHOT_WITHIN = 2  # Seconds within which every worker writes its snapshot after USR1.
+
+
+class Saved(NamedTuple):
+    """A row of the page's table: an event, what reaches the disk, lib.py then."""
+
+    event: str
+    saved: str
+    lib: Report
+
+
+GRACEFUL_EXITS = {
+    "hup": Saved(
+        "``kill -HUP`` the master",
+        "Every old worker writes its file as it exits; new workers serve on.",
+        LIB_AFTER_FOO,
+    ),
+    "term": Saved(
+        "``kill -TERM`` the master",
+        "A graceful stop: every worker finishes its request and saves.",
+        LIB_AFTER_FOO,
+    ),
+    "int": Saved(
+        "``kill -INT`` the master (Ctrl+C)",
+        "A quick stop: every worker saves as it exits.",
+        LIB_AFTER_FOO,
+    ),
+    "quit": Saved(
+        "``kill -QUIT`` the master",
+        "A quick stop: every worker saves as it exits.",
+        LIB_AFTER_FOO,
+    ),
+    "ttou": Saved(
+        "``kill -TTOU`` the master",
+        "One worker fewer: the oldest worker saves as it exits.",
+        LIB_AFTER_FOO,
+    ),
+    "max-requests": Saved(
+        "``--max-requests``",
+        "A worker that served its quota saves as it exits; a new one replaces it.",
+        LIB_AFTER_FOO,
+    ),
+}
+WORKER_TIMEOUT = Saved(
+    "Worker timeout (``--timeout``)",
+    "The master aborts a stuck worker (SIGABRT); it saves as it exits, including the request"
+    " that hung.",
+    LIB_AFTER_FOO,
+)
+# Both events stop a worker with TERM: the master sends it on TERM, and to the old workers on HUP.
+STOP_WITH_A_REQUEST_IN_FLIGHT = ("term", "hup")
+STOPPED_WITH_A_REQUEST_IN_FLIGHT = Saved(
+    "``kill -TERM`` or ``-HUP`` the master, a request in flight",
+    "A worker told to stop (TERM, which HUP sends the old workers) saves at once what it ran so"
+    " far, without waiting for the request in flight as a ``USR1`` snapshot does; as it exits"
+    " after the request, it writes what the request ran since: two files. Here ``/foo`` ran"
+    " before the stop, and the request in flight ran ``lib.bar()`` last.",
+    LIB_AFTER_FOO_AND_BAR,
+)
+KILLED_WITH_A_REQUEST_IN_FLIGHT = Saved(
+    "``kill -TERM`` the master, a request in flight, then ``kill -KILL`` before it ends (a"
+    " container engine's grace period)",
+    "The file the worker wrote at once: what it ran before the stop. What the request runs"
+    " after it is lost. Here ``/foo`` ran before the stop; the request in flight would have run"
+    " ``lib.bar()`` last.",
+    LIB_AFTER_FOO,
+)
+PRELOAD = Saved(
+    "``--preload``",
+    "The master measures the application's import and writes one file when it is ready; the"
+    " workers' files hold only what ran in them, so nothing is counted twice. After ``/bar``"
+    f" and another HUP: {LIB_AFTER_FOO_AND_BAR.cover}.",
+    LIB_AFTER_FOO,
+)
+USR1 = Saved(
+    "``kill -USR1`` the master",
+    "A snapshot: every worker that measured something since its last file writes a new one"
+    f" within {SNAPSHOT_WITHIN} seconds, busy or idle, and keeps running. Log files are"
+    " reopened as usual.",
+    LIB_AFTER_FOO,
+)
+SIGKILL = Saved(
+    "``kill -KILL`` a worker",
+    "Nothing of what the worker measured since its last file: no code runs in a killed process."
+    " Here it served ``/foo`` and wrote no file.",
+    LIB_IMPORTED_ONLY,
+)
+SIGKILL_AFTER_A_PERIODIC_SNAPSHOT = Saved(
+    "``kill -KILL`` a worker, with ``GUNICORN_COVERAGE_SNAPSHOT_SECONDS``",
+    "Only what ran since the worker's last periodic snapshot is lost. Here ``/foo`` ran"
+    " before the snapshot and ``/bar`` after it.",
+    LIB_AFTER_FOO,
+)
+SIGKILL_LOGGED = Saved(
+    "``kill -KILL`` a worker: what the master logs",
+    "The master, as it reaps the worker, logs since when its data is lost:"
+    " ``coverage: worker <pid> ended before its last save: what it measured since it started"
+    " at <time> is lost``, or ``... since its last save at <time> ...`` once it wrote a file."
+    " A worker that saved as it exited (the graceful exits and the worker timeout above) gets"
+    " no such line."
+    " Here a worker served ``/foo`` and was killed; the next one served ``/foo``, wrote a"
+    " snapshot and was killed.",
+    LIB_AFTER_FOO,
+)
+OUT_OF_MEMORY = Saved(  # The same signal as SIGKILL's row, and so the same report.
+    "Out-of-memory kill",
+    "As ``kill -KILL``: the kernel's OOM killer sends SIGKILL. Periodic snapshots bound the"
+    " loss the same way.",
+    SIGKILL.lib,
+)
+SIGNALS_AND_STOPS = [  # The page's rows, in order.
+    *GRACEFUL_EXITS.values(), WORKER_TIMEOUT, STOPPED_WITH_A_REQUEST_IN_FLIGHT,
+    KILLED_WITH_A_REQUEST_IN_FLIGHT, PRELOAD, USR1, SIGKILL, SIGKILL_AFTER_A_PERIODIC_SNAPSHOT,
+    SIGKILL_LOGGED, OUT_OF_MEMORY,
+]
+
+
+# --- Where the data files land (docs/where-files-land.rst) ------------------
+# One worker, /foo, then TERM: one data file, with LIB_AFTER_FOO, in `place`.
+
+DATA_FILE_SETTING = "data_file = data/.coverage"  # [run]: the files go in data/ of the project.
+
+
+class Lands(NamedTuple):
+    started: str  # How gunicorn is started,
+    lands: str  # where the file lands, as the page says it,
+    place: str  # and as the test finds it: "the project", "data/" or "elsewhere".
+
+
+WHERE_FILES_LAND = {
+    "chdir": Lands(
+        "From another directory, with ``--chdir`` the project directory",
+        "the project directory",
+        "the project",
+    ),
+    "elsewhere": Lands(
+        "From another directory, without ``--chdir`` (the application found with ``--pythonpath``)",
+        "that other directory; the project's ``.coveragerc`` is not read",
+        "elsewhere",
+    ),
+    "coverage-file": Lands(
+        "With ``COVERAGE_FILE=/some/dir/.coverage`` in the environment",
+        "``/some/dir``",
+        "elsewhere",
+    ),
+    "data-file": Lands(
+        f"With ``{DATA_FILE_SETTING}`` under ``[run]``",
+        "``data/``, relative to the working directory",
+        "data/",
+    ),
+    "daemon": Lands(
+        "With ``--daemon``",
+        "the directory it was started in: gunicorn's daemon mode does not change directory",
+        "the project",
+    ),
+}
+
+
+# --- What each worker class saves (docs/worker-classes.rst) -----------------
+
+
+class WorkerClass(NamedTuple):
+    row: str  # Its name in the page's table.
+    options: tuple = ()
+    app: str = "example_app.app:app"
+    held: str = "example_app.held:wsgi_app"  # Its app of tests/apps/ that holds a request in flight.
+    needs: str = ""  # The optional module the worker class imports.
+    coveragerc: str = ""  # A file of docs/config/ that replaces .coveragerc.
+
+    def command(self):
+        """The command the page shows, and the tests run."""
+        return " ".join(["gunicorn -c hooks/gunicorn.conf.py", *self.options, self.app])
+
+
+WORKER_CLASSES = {
+    "sync": WorkerClass("``sync``"),
+    "gthread": WorkerClass("``gthread``", ("--worker-class", "gthread", "--threads", "4")),
+    "gevent": WorkerClass(
+        "``gevent``", ("--worker-class", "gevent"), needs="gevent", coveragerc="gevent.coveragerc",
+    ),
+    "tornado": WorkerClass("``tornado``", ("--worker-class", "tornado"), needs="tornado"),
+    "asgi": WorkerClass(
+        "``asgi``, native app", ("--worker-class", "asgi"), "example_app.asgi:app",
+        "example_app.held:asgi_app",
+    ),
+    "asgi-flask": WorkerClass(
+        "``asgi``, Flask in ``WsgiToAsgi``", ("--worker-class", "asgi"), "example_app.flask_asgi:app",
+        "example_app.held_flask_asgi:app", needs="asgiref",
+    ),
+    "uvicorn": WorkerClass(
+        "``uvicorn_worker.UvicornWorker``", ("--worker-class", "uvicorn_worker.UvicornWorker"),
+        "example_app.asgi:app", "example_app.held:asgi_app", needs="uvicorn_worker",
+    ),
+}
+
+
+class Stopped(NamedTuple):
+    """What a worker saves when the master gets a signal that stops it."""
+
+    files: int  # The data files written.
+    lib: Report | None  # lib.py in them; None: no file.
+    why: str = ""  # Why no file, as the page says it.
+
+
+class InFlight(NamedTuple):
+    """A snapshot (USR1) taken while a request is in flight."""
+
+    waits: bool  # Does it wait for the request to finish?
+    snapshot: Report  # lib.py in the snapshot.
+    at_stop: Report | None = None  # lib.py with the file the worker writes when it stops, too.
+
+
+class Saves(NamedTuple):
+    """After one request to /foo, what a worker class saves."""
+
+    hup: Stopped
+    term: Stopped
+    int: Stopped
+    usr1: tuple  # lib.py in the snapshot, then with a second one taken after /bar.
+    in_flight: InFlight
+
+
+STOPPING = ("hup", "term", "int")  # The fields of Saves that stop the worker.
+SAVED = Stopped(1, LIB_AFTER_FOO)
+NO_FILE = Stopped(0, None, "uvicorn ignores the QUIT that gunicorn sends")
+SNAPSHOTS = (LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR)
+# The worker classes that call pre_request and post_request, so that a snapshot
+# waits for the requests in flight; tornado's and uvicorn's do not, so a
+# snapshot misses the line that the request runs last, and the next file has it.
+WAITS = InFlight(True, LIB_AFTER_FOO)
+DOES_NOT_WAIT = InFlight(False, LIB_IMPORTED_ONLY, LIB_AFTER_FOO)
+
+WORKER_CLASS_SAVES = {
+    #                    HUP    TERM   INT      USR1       a snapshot while a request runs
+    "sync":       Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, WAITS),
+    "gthread":    Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, WAITS),
+    "gevent":     Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, WAITS),
+    "tornado":    Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, DOES_NOT_WAIT),
+    "asgi":       Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, WAITS),
+    "asgi-flask": Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, WAITS),
+    "uvicorn":    Saves(SAVED, SAVED, NO_FILE, SNAPSHOTS, DOES_NOT_WAIT),
+}
+
+
+# --- The four ways of measuring gunicorn (docs/alternatives.rst) ------------
+
+
+class PerApproach(NamedTuple):
+    """One of something per approach, in the order of the table's columns."""
+
+    hook_file: str
+    coverage_run: str
+    patch_fork: str
+    process_start: str
+
+
+APPROACH_COLUMNS = PerApproach("hook file", "coverage run", "patch = fork", "COVERAGE_PROCESS_START")
+EVERYWHERE_75 = PerApproach("75%", "75%", "75%", "75%")
+
+# Each event's rows of the table: {row heading: what each approach measures}.
+# Percentages are lib.py's.
+ALTERNATIVES = {
+    "term": {
+        "/foo, then TERM": EVERYWHERE_75,
+        "data files after TERM": PerApproach(
+            "2: 1 per worker", "3: 1 per worker, 1 from the master",
+            "5: 2 per worker, 1 from the master", "3: 1 per worker, 1 from the master",
+        ),
+        "the master's data file after TERM": PerApproach(
+            "none", "no lines run", "no lines run", "no lines run",
+        ),
+        "warnings printed, start to TERM": PerApproach(
+            "none", "1 × No data was collected.", "3 × No data was collected.", "none",
+        ),
+    },
+    "hup": {"/foo, then HUP (the server keeps running)": EVERYWHERE_75},
+    "usr1": {
+        "/foo, then USR1 (the server keeps running)": PerApproach(
+            "75%", "no data file", "no data file", "no data file",
+        ),
+    },
+    "sigkill": {
+        "/foo, SIGKILL of the worker that served it, then TERM": PerApproach("50%", "50%", "50%", "50%"),
+    },
+    "usr1-sigkill": {
+        "/foo, USR1, SIGKILL of the worker that served it, then TERM": PerApproach(
+            "75%", "50%", "50%", "50%",
+        ),
+    },
+    "preload": {
+        "--preload, /foo, then TERM": EVERYWHERE_75,
+        "the master's data file, --preload": PerApproach(
+            "lib.py lines 1, 3", "lib.py lines 1, 3", "lib.py lines 1, 3", "lib.py lines 1, 3",
+        ),
+    },
+    "gthread": {"gthread workers, /foo, then TERM": EVERYWHERE_75},
+}
+
+
+# --- Which core measures each worker class (docs/worker-classes.rst) --------
+# COVERAGE_CORE asks for a core; coverage's debug output says which one it used.
+
+
+class Sysmon(NamedTuple):
+    """What coverage's sysmon core can do on a Python."""
+
+    exists: bool  # sys.monitoring: Python 3.12 and newer.
+    measures_branches: bool  # Python 3.14 and newer.
+
+
+SYSMON_CAN = {
+    (3, 11): Sysmon(exists=False, measures_branches=False),
+    (3, 12): Sysmon(exists=True, measures_branches=False),
+    (3, 13): Sysmon(exists=True, measures_branches=False),
+    (3, 14): Sysmon(exists=True, measures_branches=True),
+    (3, 15): Sysmon(exists=True, measures_branches=True),
+}
+
+ASKED = (None, "ctrace", "pytrace", "sysmon")  # What COVERAGE_CORE asks for; None: not set.
+# (COVERAGE_CORE, worker class, branch = True?): every combination the tests run.
+CORE_COMBINATIONS = [
+    *((asked, worker_class, False) for asked in ASKED for worker_class in ("sync", "gthread", "gevent")),
+    *((asked, "sync", True) for asked in (None, "sysmon")),
+]
+
+# What coverage writes to gunicorn's output.
+SYSMON_WARNING = "Can't use core=sysmon: {reason}, using default core (no-sysmon)"
+PYTRACE_REFUSES_GEVENT = "Can't support concurrency=gevent with PyTracer, only threads are supported"
+
+
+class Outcome(NamedTuple):
+    core: str | None  # The core coverage measures with; None: it refuses to start, and so does gunicorn.
+    reason: str = ""  # Why not the core asked for: in coverage's warning, or its error.
+
+    @property
+    def message(self):
+        """What coverage says in gunicorn's output, if anything."""
+        if self.core is None or not self.reason:
+            return self.reason
+        return SYSMON_WARNING.format(reason=self.reason)
+
+
+def core_outcome(asked, worker_class, branch=False, python=PYTHON):
+    """What coverage does, asked for a core with COVERAGE_CORE, on that Python."""
+    if asked is None:  # The hook file's choice; its gevent workers have concurrency = gevent.
+        cores = CORES[python]
+        if worker_class == "gevent":
+            return Outcome(cores.needs_ctrace)
+        return Outcome(cores.with_branch if branch else cores.hook_file)
+    if asked == "pytrace" and worker_class == "gevent":
+        return Outcome(None, PYTRACE_REFUSES_GEVENT)
+    if asked != "sysmon":
+        return Outcome(asked)
+    if not SYSMON_CAN[python].exists:
+        return Outcome("ctrace", "sys.monitoring isn't available in this version")
+    if branch and not SYSMON_CAN[python].measures_branches:
+        return Outcome("ctrace", "sys.monitoring can't measure branches in this version")
+    if worker_class == "gevent":
+        return Outcome("ctrace", "it doesn't support concurrency=gevent")
+    return Outcome("sysmon")
+
+
+# gevent workers without concurrency = gevent, two requests that overlap, the
+# hook file's own core: are the numbers right? With sysmon, which records each
+# line by its code object, not through a stack of frames that greenlets mix
+# up: yes. With ctrace: no (docs/worker-classes.rst, "gevent").
+OVERLAPPING_GREENLETS_RIGHT = {(3, 11): False, (3, 12): True, (3, 13): True, (3, 14): True, (3, 15): True}
+
+
+# --- Dirty workers (docs/worker-classes.rst, "Dirty workers") ---------------
+# Does a cancelled asyncio server wait for its clients' connections to close?
+# Yes on Python 3.12, and on 3.13 and 3.14 until CPython fixed it (gh-123720):
+# a dirty worker that served then waits for its dirty arbiter when gunicorn
+# stops, and saves only if the master gives up first. For each Python that
+# waits, the first release with the fix (None: no release of 3.12 has it).
+ASYNCIO_WAITS_UNTIL = {(3, 12): None, (3, 13): (3, 13, 15), (3, 14): (3, 14, 7)}
+
+
+def asyncio_waits(release):
+    """Does asyncio wait for clients on this release, (3, x, y)?"""
+    if release[:2] not in ASYNCIO_WAITS_UNTIL:
+        return False
+    fixed_in = ASYNCIO_WAITS_UNTIL[release[:2]]
+    return fixed_in is None or release < fixed_in

@@ -31,26 +31,6 @@ SYSMON = PYTHON >= (3, 12)
 SYSMON_BRANCHES = PYTHON >= (3, 14)
 
 
-# The Python columns of the docs' per-Python tables: the Pythons of a column
-# behave alike.
-PYTHON_COLUMNS = {
-    "Python 3.11": [(3, 11)],
-    "Python 3.12 and 3.13": [(3, 12), (3, 13)],
-    "Python 3.14 and 3.15": [(3, 14), (3, 15)],
-}
-
-
-def column_cells(value):
-    """One cell per column of PYTHON_COLUMNS: `value(python)`, which must be
-    the same for every Python of the column."""
-    cells = []
-    for column, pythons in PYTHON_COLUMNS.items():
-        values = {value(python) for python in pythons}
-        assert len(values) == 1, f"{column}: its Pythons differ ({values}): split the column"
-        cells.append(values.pop())
-    return cells
-
-
 def free_port():
     """A TCP port that no one listens on now, chosen by the kernel."""
     with socket.socket() as s:
@@ -336,20 +316,3 @@ class Server:
             except ProcessLookupError:
                 pass
         self.process.wait(timeout=10)
-
-
-def list_table(header, rows, widths, title="", stub_columns=0):
-    """A reST list-table, for the docs' tables that cog writes from the tests'
-    expected values (test_generated_tables.py). Blank lines around it keep it
-    apart from cog's markers, which are reST comments."""
-    lines = [f".. list-table:: {title}".rstrip(), "   :header-rows: 1"]
-    if stub_columns:
-        lines.append(f"   :stub-columns: {stub_columns}")
-    lines += [f"   :widths: {' '.join(map(str, widths))}", ""]
-    for row in [header, *rows]:
-        assert len(row) == len(header), f"{row} has not {len(header)} cells"
-        for n, cell in enumerate(row):
-            first, *more = cell.splitlines() or [""]
-            lines.append((("   * - " if n == 0 else "     - ") + first).rstrip())
-            lines.extend(f"       {line}" if line else "" for line in more)
-    return "\n" + "\n".join(lines) + "\n\n"

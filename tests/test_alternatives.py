@@ -1,13 +1,13 @@
 """The hook file, `coverage run`, and COVERAGE_PROCESS_START, side by side.
 
 docs/alternatives.rst shows what each way of measuring gunicorn gives on the
-same example and the same events, in a table that cog writes from EVENTS below
-(docs_table). Every cell of that table is observed here: each test runs one
-approach through one event on a real gunicorn server (real curl, real signals,
-the real coverage command line) and compares what it saw with that event's rows
-in that approach's column, failing with the difference. The table has no other
-cells: its rows are the events' rows, and each row holds one expected value per
-approach (PerApproach), the approaches the tests are parametrized with.
+same example and the same events, in a table that cog writes from
+expected.ALTERNATIVES. Every cell of that table is observed here: each test runs
+one approach through one event on a real gunicorn server (real curl, real
+signals, the real coverage command line) and compares what it saw with that
+event's rows in that approach's column, failing with the difference. The table
+has no other cells: the tests are parametrized with its events and its
+approaches (PerApproach).
 """
 
 import os
@@ -15,24 +15,19 @@ import re
 import signal
 import subprocess
 import sys
-from collections import Counter, namedtuple
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import coverage
 import pytest
 
-from helpers import ROOT, list_table, process_exists, wait_until
-
-# One of something per approach, in the order of the table's columns: the
-# approaches themselves, and each row's expected cells.
-PerApproach = namedtuple("PerApproach", "hook_file coverage_run patch_fork process_start")
+from expected import ALTERNATIVES, APPROACH_COLUMNS, PerApproach
+from helpers import ROOT, process_exists, wait_until
 
 
 @dataclass
 class Approach:
-    column: str  # The table's column heading.
     hook_file: bool = False
     run_with: tuple = ()  # Python options before `-m gunicorn`.
     coveragerc: str | None = None  # A docs/examples/alternatives file used as .coveragerc.
@@ -41,17 +36,15 @@ class Approach:
 
 COVERAGE_RUN = ("-m", "coverage", "run")
 APPROACHES = PerApproach(
-    hook_file=Approach("hook file", hook_file=True),
-    coverage_run=Approach("coverage run", run_with=COVERAGE_RUN),
-    patch_fork=Approach(
-        "patch = fork", run_with=COVERAGE_RUN, coveragerc="patch-fork.coveragerc",
-    ),
-    process_start=Approach("COVERAGE_PROCESS_START", process_start=True),
+    hook_file=Approach(hook_file=True),
+    coverage_run=Approach(run_with=COVERAGE_RUN),
+    patch_fork=Approach(run_with=COVERAGE_RUN, coveragerc="patch-fork.coveragerc"),
+    process_start=Approach(process_start=True),
 )
 
 
 # --- the events, and what each one observes ----------------------------------
-# Each returns the cells of its rows, in order. Percentages are lib.py's.
+# Each returns the cells of its rows of expected.ALTERNATIVES, in order.
 
 def after_term(server):
     master = server.pid
@@ -141,78 +134,34 @@ def after_gthread(server):
 ACCESS_LOG = ("--access-logfile", "access.log", "--access-logformat", "%(p)s %(U)s")
 
 
-class Row(NamedTuple):
-    label: str  # The table's row heading.
-    expected: PerApproach  # What each approach measures: the row's cells.
-
-
 @dataclass
 class Event:
-    observe: object  # One of the functions above; it returns the cells of `rows`.
-    rows: list  # The table rows it fills, in the order of the table.
+    observe: object  # One of the functions above; it returns the cells of the event's rows.
     gunicorn_args: tuple = ()
 
 
 EVENTS = {
-    "term": Event(after_term, [
-        Row("/foo, then TERM", PerApproach("75%", "75%", "75%", "75%")),
-        Row("data files after TERM", PerApproach(
-            "2: 1 per worker", "3: 1 per worker, 1 from the master",
-            "5: 2 per worker, 1 from the master", "3: 1 per worker, 1 from the master",
-        )),
-        Row("the master's data file after TERM", PerApproach(
-            "none", "no lines run", "no lines run", "no lines run",
-        )),
-        Row("warnings printed, start to TERM", PerApproach(
-            "none", "1 × No data was collected.", "3 × No data was collected.", "none",
-        )),
-    ]),
-    "hup": Event(after_hup, [
-        Row("/foo, then HUP (the server keeps running)", PerApproach("75%", "75%", "75%", "75%")),
-    ]),
-    "usr1": Event(after_usr1, [
-        Row("/foo, then USR1 (the server keeps running)", PerApproach(
-            "75%", "no data file", "no data file", "no data file",
-        )),
-    ], ACCESS_LOG),
-    "sigkill": Event(after_sigkill, [
-        Row("/foo, SIGKILL of the worker that served it, then TERM",
-            PerApproach("50%", "50%", "50%", "50%")),
-    ], ACCESS_LOG),
-    "usr1-sigkill": Event(after_usr1_and_sigkill, [
-        Row("/foo, USR1, SIGKILL of the worker that served it, then TERM",
-            PerApproach("75%", "50%", "50%", "50%")),
-    ], ACCESS_LOG),
-    "preload": Event(after_preload, [
-        Row("--preload, /foo, then TERM", PerApproach("75%", "75%", "75%", "75%")),
-        Row("the master's data file, --preload", PerApproach(
-            "lib.py lines 1, 3", "lib.py lines 1, 3", "lib.py lines 1, 3", "lib.py lines 1, 3",
-        )),
-    ], ("--preload",)),
-    "gthread": Event(after_gthread, [
-        Row("gthread workers, /foo, then TERM", PerApproach("75%", "75%", "75%", "75%")),
-    ], ("--worker-class", "gthread", "--threads", "4")),
+    "term": Event(after_term),
+    "hup": Event(after_hup),
+    "usr1": Event(after_usr1, ACCESS_LOG),
+    "sigkill": Event(after_sigkill, ACCESS_LOG),
+    "usr1-sigkill": Event(after_usr1_and_sigkill, ACCESS_LOG),
+    "preload": Event(after_preload, ("--preload",)),
+    "gthread": Event(after_gthread, ("--worker-class", "gthread", "--threads", "4")),
 }
 
 
-def docs_table():
-    """The table of docs/alternatives.rst: a column per approach, the rows of
-    every event, and in each cell what the tests expect."""
-    header = ["", *(approach.column for approach in APPROACHES)]
-    rows = [[row.label, *row.expected] for event in EVENTS.values() for row in event.rows]
-    return list_table(header, rows, [32, 17, 17, 17, 17], "The same events, four ways", stub_columns=1)
-
-
-@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("event, rows", ALTERNATIVES.items(), ids=list(ALTERNATIVES))
 @pytest.mark.parametrize("approach", PerApproach._fields)
-def test_what_each_approach_measures(approach, event, start, example):
-    way, event = getattr(APPROACHES, approach), EVENTS[event]
-    server = start_approach(start, example, way, *event.gunicorn_args)
+def test_what_each_approach_measures(approach, event, rows, start, example):
+    event = EVENTS[event]
+    server = start_approach(start, example, getattr(APPROACHES, approach), *event.gunicorn_args)
     observed = event.observe(server)
-    expected = [getattr(row.expected, approach) for row in event.rows]
-    assert observed == expected, f"docs/alternatives.rst, column {way.column!r}:\n" + "\n".join(
-        f"  row {row.label!r}: the table shows {cell!r}, the server gave {got!r}"
-        for row, cell, got in zip(event.rows, expected, observed) if cell != got
+    expected = [getattr(cells, approach) for cells in rows.values()]
+    column = getattr(APPROACH_COLUMNS, approach)
+    assert observed == expected, f"docs/alternatives.rst, column {column!r}:\n" + "\n".join(
+        f"  row {label!r}: the table shows {cell!r}, the server gave {got!r}"
+        for label, cell, got in zip(rows, expected, observed) if cell != got
     )
 
 

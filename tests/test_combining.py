@@ -1,4 +1,4 @@
-"""Combining while the server runs (docs/saved-when.rst#combining-while-the-server-runs).
+"""Combining while the server runs (docs/signals-and-stops.rst, "Combining while the server runs").
 
 Two rounds, each: a request, a snapshot, the combining command; then a report.
 The safe commands keep both rounds; a plain `coverage combine` keeps only the last.

@@ -12,41 +12,12 @@ import sys
 
 import pytest
 
-from expected import LIB_AFTER_FOO, LIB_FOO_LINE_ONLY, LIB_IMPORTED_ONLY
+from expected import LIB_AFTER_FOO, LIB_FOO_LINE_ONLY, LIB_IMPORTED_ONLY, asyncio_waits
 from helpers import process_exists, wait_until
 
-# Does a cancelled asyncio server wait for its clients' connections to close?
-# Yes on Python 3.12, and on 3.13 and 3.14 until CPython fixed it (gh-123720):
-# a dirty worker then waits for its dirty arbiter. For each Python that waits,
-# the first release with the fix (None: no release of 3.12 has it).
-ASYNCIO_WAITS_UNTIL = {(3, 12): None, (3, 13): (3, 13, 15), (3, 14): (3, 14, 7)}
-
-
-LOSES = "saves only if the master gives up before the dirty arbiter"
-
-
-def when_it_saves(pythons):
-    """What a dirty worker that served does when gunicorn stops, on the
-    releases of these Pythons, (3, x): [(the first release it does it on, what)]."""
-    changes = []
-    for python in pythons:
-        if python not in ASYNCIO_WAITS_UNTIL:
-            steps = [(python, "saves")]
-        elif ASYNCIO_WAITS_UNTIL[python] is None:
-            steps = [(python, LOSES)]
-        else:
-            steps = [(python, LOSES), (ASYNCIO_WAITS_UNTIL[python], "saves")]
-        for release, what in steps:
-            if not changes or changes[-1][1] != what:
-                changes.append((release, what))
-    return changes
-
-
-# On the running release: what the last change up to it says.
-RELEASE = sys.version_info[:3]
-SERVER_WAITS_FOR_CLIENTS = [
-    what for first, what in when_it_saves([RELEASE[:2]]) if first <= RELEASE
-][-1] == LOSES
+# On the running release (expected.ASYNCIO_WAITS_UNTIL): does asyncio wait for
+# its clients, so that a dirty worker that served waits for its dirty arbiter?
+SERVER_WAITS_FOR_CLIENTS = asyncio_waits(sys.version_info[:3])
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
-"""The docs' results tables are what the tests' expected values say.
+"""The docs' results tables are what tests/expected.py says.
 
-Each table is written by cog (the cogapp package, pinned in tox.ini) from the expected
-values that live next to the tests that prove them, between ``.. [[[cog``
-and ``.. [[[end]]]`` in the page. Edit a cell by hand, or an expected value
-without writing the pages again, and this test fails. To write them again::
+cog (the cogapp package, pinned in tox.ini) writes each table between
+``.. [[[cog`` and ``.. [[[end]]]`` in the page, through docs/cog_helpers.py,
+from the expected values the tests take too. Edit a cell by hand, or an
+expected value without writing the pages again, and this test fails. To write
+them again::
 
     tox -e cog
 """
@@ -22,8 +23,8 @@ def test_the_tables_have_a_page_each():
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.stem)
 def test_the_table_is_what_the_tests_expect(page, capsys):
-    status = cogapp.Cog().main(["cog", "--check", "-I", str(ROOT / "tests"), str(page)])
+    status = cogapp.Cog().main(["cog", "--check", "-I", str(ROOT / "docs"), str(page)])
     assert status == 0, (
-        f"docs/{page.name} is not what the tests' expected values give "
+        f"docs/{page.name} is not what tests/expected.py gives "
         f"(run `tox -e cog` to write it again):\n{capsys.readouterr().out}"
     )

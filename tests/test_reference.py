@@ -13,23 +13,19 @@ and the server without coverage).
 """
 
 import ast
-import importlib.util
 import re
+import sys
 
 import pytest
 from gunicorn.config import KNOWN_SETTINGS
 
-from expected import CORES
-from helpers import HOOK_FILE, PYTHON_COLUMNS, ROOT, column_cells, list_table, replace_in_coveragerc
-from test_dirty_workers import when_it_saves
-from test_worker_classes import default_core_follows_overlapping_greenlets
+from helpers import HOOK_FILE, ROOT, replace_in_coveragerc
 
 REFERENCE = ROOT / "docs" / "reference.rst"
 
-# What writes the page's indexes: a module of the docs' own, loaded from its file.
-_spec = importlib.util.spec_from_file_location("cog_reference", ROOT / "docs" / "cog_reference.py")
-cog_reference = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cog_reference)
+# What writes the page's indexes: a module of the docs' own.
+sys.path.insert(0, str(ROOT / "docs"))  # The page's own module, as cog finds it.
+import cog_reference  # noqa: E402
 
 # gunicorn's own list of the functions it calls from a configuration file, in
 # gunicorn's order.
@@ -168,41 +164,6 @@ def test_the_mechanism_is_documented(name):
     assert name in public_functions(HOOK_TREE)
     section = REFERENCE.read_text().split(".. _ref-add-to:")[1].split(".. _ref-hooks:")[0]
     assert f"``gunicorn_coverage.{name}(config)``" in section
-
-
-# --- What differs by Python version ----------------------------------------
-# The table of the page's "What differs by Python version", written from the
-# expected values of the tests that prove each row on the Python they run on.
-
-def gevent_overlap(python):
-    if default_core_follows_overlapping_greenlets(python):
-        return "right"
-    return "wrong: lines counted in the wrong file"
-
-
-def dirty_worker(pythons):
-    changes = [(".".join(map(str, release)), what) for release, what in when_it_saves(pythons)]
-    if len(changes) == 1:
-        return changes[0][1]
-    (_, before), (fixed_in, after) = changes
-    return f"before {fixed_in}: {before}; {fixed_in} and newer: {after}"
-
-
-def pythons_table():
-    rows = [
-        ("coverage's own default core", lambda p: f"``{CORES[p].coverages_own}``"),
-        ("The hook file's core, unless you choose one (:ref:`ref-core`), also\nwith per-request contexts",
-         lambda p: f"``{CORES[p].hook_file}``"),
-        ("... with ``branch = True``", lambda p: f"``{CORES[p].with_branch}``"),
-        ("... with ``plugins``, a ``dynamic_context`` or ``concurrency = gevent``",
-         lambda p: f"``{CORES[p].needs_ctrace}``"),
-        ("``gevent`` workers without ``concurrency = gevent``, requests that\noverlap "
-         "(:ref:`worker-classes-gevent`)", gevent_overlap),
-    ]
-    dirty = ["A dirty worker that served a request, when gunicorn stops\n(:ref:`worker-classes-dirty`)",
-             *(dirty_worker(pythons) for pythons in PYTHON_COLUMNS.values())]
-    return list_table(["", *PYTHON_COLUMNS], [*([what, *column_cells(value)] for what, value in rows), dirty],
-                      [34, 22, 22, 22], stub_columns=1)
 
 
 # --- What the page says, on real servers -----------------------------------
