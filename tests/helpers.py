@@ -14,14 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-from expected import LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_IMPORTED_ONLY, Report  # noqa: F401
+from expected import PYTHON, Report
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_FILE = ROOT / "hooks" / "gunicorn.conf.py"
 APPS = ROOT / "tests" / "apps"  # The test apps, which copy_test_apps puts in example_app.
 APP = "example_app.app:app"  # The example's WSGI app, as gunicorn names it.
-
-PYTHON = sys.version_info[:2]
 
 
 # What coverage's sysmon core can do on the Python the tests run on

@@ -23,7 +23,7 @@ import coverage
 import pytest
 
 from expected import ALTERNATIVES, APPROACH_COLUMNS, PerApproach
-from helpers import ROOT, process_exists, wait_until
+from helpers import APP, ROOT, process_exists, wait_until
 
 
 @dataclass
@@ -153,9 +153,9 @@ EVENTS = {
 
 @pytest.mark.parametrize("event, rows", ALTERNATIVES.items(), ids=list(ALTERNATIVES))
 @pytest.mark.parametrize("approach", PerApproach._fields)
-def test_what_each_approach_measures(approach, event, rows, start, example):
+def test_what_each_approach_measures(approach, event, rows, launch, example):
     event = EVENTS[event]
-    server = start_approach(start, example, getattr(APPROACHES, approach), *event.gunicorn_args)
+    server = start_approach(launch, example, getattr(APPROACHES, approach), *event.gunicorn_args)
     observed = event.observe(server)
     expected = [getattr(cells, approach) for cells in rows.values()]
     column = getattr(APPROACH_COLUMNS, approach)
@@ -165,12 +165,15 @@ def test_what_each_approach_measures(approach, event, rows, start, example):
     )
 
 
-def test_coverage_run_save_signal_saves_nothing(start):
+def test_coverage_run_save_signal_saves_nothing(launch, example):
     """`coverage run --save-signal=USR1` is no snapshot for gunicorn: gunicorn
     installs its own USR1 handler in the master, over coverage's."""
-    server = start(
-        *ACCESS_LOG, hook_file=False, run_with=(*COVERAGE_RUN, "--save-signal=USR1")
+    (example / "gunicorn.conf.py").unlink()  # Or gunicorn loads it by default.
+    server = launch(
+        "--workers", "2", *ACCESS_LOG, APP, python=(sys.executable, *COVERAGE_RUN, "--save-signal=USR1")
     )
+    server.measuring = False
+    server.wait_for_workers(2)
     assert server.curl("/foo") == "42"
     usr1(server, served_by(server, "/foo"))
     assert server.data_files() == []
@@ -194,7 +197,8 @@ def test_process_start_measures_every_python_process(example):
     assert "example_app/lib.py       4      1    75%" in report
 
 
-def start_approach(start, example, approach, *gunicorn_args):
+def start_approach(launch, example, approach, *gunicorn_args):
+    """gunicorn on the example, measured the `approach`'s way; its two workers booted."""
     env = {}
     if approach.coveragerc:
         (example / ".coveragerc").write_text(
@@ -202,9 +206,18 @@ def start_approach(start, example, approach, *gunicorn_args):
         )
     if approach.process_start:
         env["COVERAGE_PROCESS_START"] = str(example / ".coveragerc")
-    return start(
-        *gunicorn_args, env=env, hook_file=approach.hook_file, run_with=approach.run_with
+    if approach.hook_file:
+        config = ["-c", "gunicorn.conf.py"]
+    else:
+        config = []
+        (example / "gunicorn.conf.py").unlink()  # Or gunicorn loads it by default.
+    server = launch(
+        *config, "--workers", "2", *gunicorn_args, APP,
+        env=env, python=(sys.executable, *approach.run_with),
     )
+    server.measuring = approach.hook_file  # Only the hook file says so as a worker boots.
+    server.wait_for_workers(2)
+    return server
 
 
 # --- reading the results -----------------------------------------------------

@@ -170,8 +170,7 @@ def test_the_mechanism_is_documented(name):
 
 
 @pytest.mark.parametrize("parallel, left", [("True", 0), ("False", 2)], ids=["parallel", "not-parallel"])
-def test_coverage_erase_removes_the_files_with_parallel(start, parallel, left):
-    server = start()
+def test_coverage_erase_removes_the_files_with_parallel(server, parallel, left):
     server.stop()
     assert len(server.data_files()) == 2
     replace_in_coveragerc(server.directory, "parallel = True", f"parallel = {parallel}")

@@ -176,8 +176,7 @@ def lines_of_lib(server, data_files):
 # --- Snapshots ---------------------------------------------------------------
 
 
-def test_usr1_writes_a_snapshot_without_restarting(start):
-    server = start()
+def test_usr1_writes_a_snapshot_without_restarting(server):
     workers = server.workers()
     assert server.curl("/foo") == "42"
     server.send(signal.SIGUSR1)

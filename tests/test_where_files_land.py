@@ -13,7 +13,7 @@ import signal
 import pytest
 
 from expected import DATA_FILE_SETTING, LIB_AFTER_FOO, WHERE_FILES_LAND
-from helpers import add_to_coveragerc, process_exists, wait_until
+from helpers import APP, add_to_coveragerc, process_exists, wait_until
 
 
 def landed(example, elsewhere):
@@ -29,14 +29,18 @@ def elsewhere(tmp_path_factory):
     return tmp_path_factory.mktemp("elsewhere")
 
 
-def serve_and_stop(start, *args, env=None, cwd=None, daemon=False):
-    """One worker, one request to /foo, then TERM; returns the stopped server."""
-    server = start(*args, workers=1, env=env, cwd=cwd, wait=not daemon)
+def serve_and_stop(launch, example, *args, env=None, cwd=None, daemon=False):
+    """gunicorn started in `cwd` (the project, if not given), with the
+    project's hook file: one worker, one request to /foo, then TERM; returns
+    the stopped server."""
+    server = launch(
+        "-c", str(example / "gunicorn.conf.py"), "--workers", "1", *args, APP, env=env, cwd=cwd
+    )
     if daemon:  # The command returns at once; the master runs on, detached.
         wait_until(lambda: server.pid_file.exists() and server.pid_file.read_text().strip(),
                    10, "the daemon's pid file")
         server.pid = int(server.pid_file.read_text())
-        server.wait_for_workers(1)
+    server.wait_for_workers(1)
     assert server.curl("/foo") == "42"
     server.send(signal.SIGTERM)
     wait_until(lambda: not process_exists(server.pid), 30, "the master to exit")
@@ -46,32 +50,32 @@ def serve_and_stop(start, *args, env=None, cwd=None, daemon=False):
 # Each way of starting gunicorn, by its row: serve /foo, stop, and return the
 # server and the options that point `coverage report` at the files.
 
-def from_elsewhere_with_chdir(start, example, elsewhere):
-    return serve_and_stop(start, "--chdir", str(example), cwd=elsewhere), ()
+def from_elsewhere_with_chdir(launch, example, elsewhere):
+    return serve_and_stop(launch, example, "--chdir", str(example), cwd=elsewhere), ()
 
 
-def from_elsewhere_without_chdir(start, example, elsewhere):
+def from_elsewhere_without_chdir(launch, example, elsewhere):
     # The project's .coveragerc says data/: the file lands elsewhere all the
     # same, as coverage looked for its settings in the working directory.
     (example / "data").mkdir()
     add_to_coveragerc(example, DATA_FILE_SETTING)
-    server = serve_and_stop(start, "--pythonpath", str(example), cwd=elsewhere)
+    server = serve_and_stop(launch, example, "--pythonpath", str(example), cwd=elsewhere)
     return server, ("--data-file", str(elsewhere / ".coverage"))
 
 
-def with_coverage_file(start, example, elsewhere):
-    server = serve_and_stop(start, env={"COVERAGE_FILE": str(elsewhere / ".coverage")})
+def with_coverage_file(launch, example, elsewhere):
+    server = serve_and_stop(launch, example, env={"COVERAGE_FILE": str(elsewhere / ".coverage")})
     return server, ("--data-file", str(elsewhere / ".coverage"))
 
 
-def with_data_file(start, example, elsewhere):
+def with_data_file(launch, example, elsewhere):
     (example / "data").mkdir()
     add_to_coveragerc(example, DATA_FILE_SETTING)
-    return serve_and_stop(start), ()
+    return serve_and_stop(launch, example), ()
 
 
-def as_a_daemon(start, example, elsewhere):
-    server = serve_and_stop(start, "--daemon", "--log-file", str(example / "gunicorn.log"), daemon=True)
+def as_a_daemon(launch, example, elsewhere):
+    server = serve_and_stop(launch, example, "--daemon", "--log-file", str(example / "gunicorn.log"), daemon=True)
     return server, ()
 
 
@@ -85,7 +89,7 @@ STARTED = {
 
 
 @pytest.mark.parametrize("how, expected", WHERE_FILES_LAND.items(), ids=list(WHERE_FILES_LAND))
-def test_the_data_file_lands_where_the_row_says(how, expected, start, example, elsewhere):
-    server, report_options = STARTED[how](start, example, elsewhere)
+def test_the_data_file_lands_where_the_row_says(how, expected, launch, example, elsewhere):
+    server, report_options = STARTED[how](launch, example, elsewhere)
     assert landed(example, elsewhere) == {expected.place: 1}
     assert server.report(*report_options) == LIB_AFTER_FOO
