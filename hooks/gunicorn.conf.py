@@ -118,6 +118,8 @@ def on_reload(server):
 
 
 def pre_fork(server, worker):
+    """So that the master can say what a worker that dies before its last
+    save lost: memory that the worker, forked next, shares with it."""
     _give_the_worker_a_ledger(worker)  # A ledger of what was lost.
 
 
@@ -132,11 +134,15 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
+    """gunicorn has installed the worker's signal handlers: extend them, so
+    that stopping the worker and USR1 save too."""
     _exit_through_worker_exit_on_sigterm()  # Workers that die on SIGTERM.
     _start_snapshots(worker)  # Snapshots.
 
 
 def pre_request(worker, req):
+    """A snapshot must not read the data while a request writes it; and a
+    request may bring another context."""
     if _turns is not None:  # Snapshots: wait while one is being written.
         _turns.request_starts()
     # Per-request contexts. Without the variable, this test is all the
@@ -146,6 +152,7 @@ def pre_request(worker, req):
 
 
 def post_request(worker, req, environ, resp):
+    """A snapshot that waits for the requests in flight may go ahead."""
     if _turns is not None:  # Snapshots: let a waiting one go ahead.
         _turns.request_ends()
 
@@ -165,14 +172,19 @@ def worker_exit(server, worker):
 
 
 def child_exit(server, worker):
+    """A killed worker says nothing: the master, which reaps it, says what it lost."""
     _say_what_a_lost_worker_lost(server, worker)  # A ledger of what was lost.
 
 
 def on_dirty_starting(arbiter):
+    """The dirty arbiter is forked from the master, which may be measuring:
+    measure it on its own, and through it the dirty workers it forks."""
     _measure_the_dirty_arbiter()  # Dirty workers.
 
 
 def dirty_worker_init(worker):
+    """gunicorn ends a dirty worker with os._exit(), which runs no exit hook:
+    save at the end of its cleanup instead."""
     _save_when_the_dirty_worker_stops(worker)  # Dirty workers.
 
 

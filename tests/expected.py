@@ -65,7 +65,7 @@ CORE = CORES[PYTHON]  # On the Python the tests run on.
 
 
 # --- What each signal and stop saves (docs/signals-and-stops.rst) -----------
-# Each test of tests/test_saved_when.py serves /foo (and /bar where a row says
+# Each test of tests/test_signals_and_stops.py serves /foo (and /bar where a row says
 # so) and must get the lib.py report of its row.
 
 SNAPSHOT_WITHIN = 2  # Seconds within which every worker writes its snapshot after USR1.

@@ -1,7 +1,7 @@
 """The symptoms docs/troubleshooting.rst describes, reproduced for real.
 
 Each test shows the loss with the well-known recipe (docs/examples/recipe.conf.py)
-or with coverage.py alone; test_saved_when.py shows the hook file avoids it.
+or with coverage.py alone; test_signals_and_stops.py shows the hook file avoids it.
 """
 
 import shutil
