@@ -14,19 +14,16 @@ import sys
 import time
 from pathlib import Path
 
-from expected import PYTHON, Report
+from expected import PYTHON, SYSMON_CAN, Report
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_FILE = ROOT / "hooks" / "gunicorn.conf.py"
 APPS = ROOT / "tests" / "apps"  # The test apps, which copy_test_apps puts in example_app.
 APP = "example_app.app:app"  # The example's WSGI app, as gunicorn names it.
 
-
-# What coverage's sysmon core can do on the Python the tests run on
-# (docs/reference.rst, "What differs by Python version"): exist
-# (sys.monitoring, Python 3.12 and newer), and measure branches (3.14 and newer).
-SYSMON = PYTHON >= (3, 12)
-SYSMON_BRANCHES = PYTHON >= (3, 14)
+# What coverage's sysmon core can do on the Python the tests run on: exist,
+# and measure branches.
+SYSMON, SYSMON_BRANCHES = SYSMON_CAN[PYTHON]
 
 
 def free_port():
