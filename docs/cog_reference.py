@@ -39,7 +39,7 @@ def _part_by_line(source):
     return parts
 
 
-def _defined_at(tree):
+def defined_at(tree):
     """{name: line} of every name the file defines at top level (also in an
     ``if`` or ``try`` there), where it is first defined."""
     lines = {}
@@ -48,8 +48,9 @@ def _defined_at(tree):
         for node in body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 lines.setdefault(node.name, node.lineno)
-            elif isinstance(node, ast.Assign):
-                for name in (n for target in node.targets for n in ast.walk(target)):
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for name in (n for target in targets for n in ast.walk(target)):
                     if isinstance(name, ast.Name):
                         lines.setdefault(name.id, node.lineno)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -68,14 +69,14 @@ def parts_of(hook, source=None):
     whose banners the names it uses are defined."""
     source = source if source is not None else HOOK_FILE.read_text()
     tree = ast.parse(source)
-    part_by_line, defined_at = _part_by_line(source), _defined_at(tree)
+    part_by_line, lines = _part_by_line(source), defined_at(tree)
     (function,) = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == hook]
     used = sorted(
         (node for statement in function.body for node in ast.walk(statement)
-         if isinstance(node, ast.Name) and node.id in defined_at),
+         if isinstance(node, ast.Name) and node.id in lines),
         key=lambda node: (node.lineno, node.col_offset),
     )
-    return list(dict.fromkeys(part_by_line[defined_at[node.id] - 1] for node in used))
+    return list(dict.fromkeys(part_by_line[lines[node.id] - 1] for node in used))
 
 
 def hooks_defined(source=None):

@@ -14,7 +14,8 @@ import pytest
 
 # helpers.py asserts too: let pytest explain its failures as it does the tests'.
 pytest.register_assert_rewrite("helpers")
-from helpers import APP, Server, copy_example  # noqa: E402
+from expected import APP  # noqa: E402
+from helpers import Server, copy_example  # noqa: E402
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import sys
 from typing import NamedTuple
 
 PYTHON = sys.version_info[:2]  # The Python the tests run on.
+APP = "example_app.app:app"  # The example's WSGI app, as gunicorn names it.
 
 
 class Report(NamedTuple):
@@ -117,8 +118,6 @@ WORKER_TIMEOUT = Saved(
     " that hung.",
     LIB_AFTER_FOO,
 )
-# Both events stop a worker with TERM: the master sends it on TERM, and to the old workers on HUP.
-STOP_WITH_A_REQUEST_IN_FLIGHT = ("term", "hup")
 STOPPED_WITH_A_REQUEST_IN_FLIGHT = Saved(
     "``kill -TERM`` or ``-HUP`` the master, a request in flight",
     "A worker told to stop (TERM, which HUP sends the old workers) saves at once what it ran so"
@@ -232,7 +231,7 @@ WHERE_FILES_LAND = {
 class WorkerClass(NamedTuple):
     row: str  # Its name in the page's table.
     options: tuple = ()
-    app: str = "example_app.app:app"
+    app: str = APP
     held: str = "example_app.held:wsgi_app"  # Its app of tests/apps/ that holds a request in flight.
     needs: str = ""  # The optional module the worker class imports.
     coveragerc: str = ""  # A file of docs/config/ that replaces .coveragerc.

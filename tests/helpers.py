@@ -19,7 +19,6 @@ from expected import PYTHON, SYSMON_CAN, Report
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_FILE = ROOT / "hooks" / "gunicorn.conf.py"
 APPS = ROOT / "tests" / "apps"  # The test apps, which copy_test_apps puts in example_app.
-APP = "example_app.app:app"  # The example's WSGI app, as gunicorn names it.
 
 # What coverage's sysmon core can do on the Python the tests run on: exist,
 # and measure branches.

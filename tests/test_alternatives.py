@@ -22,8 +22,8 @@ from pathlib import Path
 import coverage
 import pytest
 
-from expected import ALTERNATIVES, APPROACH_COLUMNS, PerApproach
-from helpers import APP, ROOT, process_exists, wait_until
+from expected import ALTERNATIVES, APP, APPROACH_COLUMNS, PerApproach
+from helpers import ROOT, process_exists, wait_until
 
 
 @dataclass

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from expected import LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR
-from helpers import APP, ROOT, add_to_coveragerc, copy_example, replace_in_coveragerc, wait_until
+from expected import APP, LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR
+from helpers import ROOT, add_to_coveragerc, copy_example, replace_in_coveragerc, wait_until
 
 
 def refused(start, env=None):

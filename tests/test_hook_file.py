@@ -11,6 +11,7 @@ a SIGHUP handler in place, so that it starts nothing: coverage never traces
 pytest, and a test that needs a Coverage object makes one, or a stand-in.
 """
 
+import functools
 import importlib.util
 import inspect
 import signal
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 from gunicorn.config import Config
 
-from expected import CORE, CORES, PYTHON
+from expected import CORE, CORES, PYTHON, SYSMON_CAN
 from helpers import HOOK_FILE
 
 # What the hook file reads from the environment, and coverage's variables
@@ -85,11 +86,11 @@ def test_the_core_for_the_settings_on_this_python(load, settings, column):
 
 
 def as_on(python):
-    """What _core reads of `sys`, as on another Python: sys.monitoring exists
-    on Python 3.12 and newer."""
+    """What _core reads of `sys`, as on another Python: its version, and
+    sys.monitoring where it exists."""
     return types.SimpleNamespace(
         version_info=(*python, 0, "final", 0),
-        **({"monitoring": object()} if python >= (3, 12) else {}),
+        **({"monitoring": object()} if SYSMON_CAN[python].exists else {}),
     )
 
 
@@ -198,28 +199,29 @@ def test_add_to_gives_a_configuration_without_hooks_coverages_own(load):
     }
 
 
+def joined_to_coverages(hooks, monkeypatch, name, calls, yours_raise=None):
+    """add_to on a configuration with a hook `name` of yours, both recording
+    into `calls`: the hook gunicorn then calls, ready to call as gunicorn does."""
+    like = getattr(hooks, name)
+    monkeypatch.setattr(hooks, name, recording(calls, "coverage's", like=like))
+    config = {name: recording(calls, "yours", like=like, raises=yours_raise)}
+    hooks.add_to(config)
+    return functools.partial(config[name], *[None] * len(inspect.signature(like).parameters))
+
+
 @pytest.mark.parametrize("name", COVERAGE_FIRST)
 def test_coverages_hook_runs_before_yours(load, monkeypatch, name):
-    hooks = load()
     calls = []
-    gunicorn_calls_with = [None] * len(inspect.signature(getattr(hooks, name)).parameters)
-    monkeypatch.setattr(hooks, name, recording(calls, "coverage's", like=getattr(hooks, name)))
-    config = {name: recording(calls, "yours", like=getattr(hooks, name))}
-    hooks.add_to(config)
-    config[name](*gunicorn_calls_with)
+    joined_to_coverages(load(), monkeypatch, name, calls)()
     assert calls == ["coverage's", "yours"]
 
 
 @pytest.mark.parametrize("name", COVERAGE_LAST)
 def test_coverages_hook_runs_after_yours_even_if_yours_raised(load, monkeypatch, name):
-    hooks = load()
     calls = []
-    gunicorn_calls_with = [None] * len(inspect.signature(getattr(hooks, name)).parameters)
-    monkeypatch.setattr(hooks, name, recording(calls, "coverage's", like=getattr(hooks, name)))
-    config = {name: recording(calls, "yours", like=getattr(hooks, name), raises=ValueError("yours"))}
-    hooks.add_to(config)
+    gunicorn_calls = joined_to_coverages(load(), monkeypatch, name, calls, yours_raise=ValueError("yours"))
     with pytest.raises(ValueError, match="yours"):  # gunicorn reports it, as it would have.
-        config[name](*gunicorn_calls_with)
+        gunicorn_calls()
     assert calls == ["yours", "coverage's"]
 
 

@@ -53,17 +53,10 @@ def configuration(figures, name):
     return next(c for c in figures["configurations"] if c["name"] == name)
 
 
-def per_round(figures, name, over, route):
-    """Each round's requests per second of `name` over those of `over`."""
-    pairs = zip(configuration(figures, name)["rounds"], configuration(figures, over)["rounds"])
-    return [ours["rps"][route] / theirs["rps"][route] for ours, theirs in pairs]
-
-
 def kept(figures, name, over="baseline"):
     """Per route, the median over the rounds of `name`'s requests per second
     over `over`'s: the ratio the page's tables show."""
-    return {route: statistics.median(per_round(figures, name, over, route))
-            for route in figures["routes"]}
+    return dict(zip(figures["routes"], overhead_tables.medians(figures, name, over=over)))
 
 
 def core(figures, name):
@@ -104,7 +97,7 @@ def test_what_the_hook_file_adds_costs_less_than_the_benchmark_can_tell(stem):
     for name, over in [*same_core, ("hook-snapshots", "hook")]:
         for route, ratio in kept(figures, name, over).items():
             assert ratio >= ADDED_KEPT_AT_LEAST, (name, over, route)
-            rounds = per_round(figures, name, over, route)
+            rounds = overhead_tables.ratios(figures, name, route, over=over)
             assert min(rounds) < 1 < max(rounds), (name, over, route)
 
 

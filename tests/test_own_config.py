@@ -25,8 +25,8 @@ from collections import Counter
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from expected import LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, Report
-from helpers import APP, ROOT, copy_example, wait_until
+from expected import APP, LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, Report
+from helpers import ROOT, copy_example, wait_until
 
 OWN_CONFIGS = ROOT / "tests" / "own_configs"
 

@@ -28,27 +28,9 @@ sys.path.insert(0, str(ROOT / "docs"))  # The page's own module, as cog finds it
 import cog_reference  # noqa: E402
 
 # gunicorn's own list of the functions it calls from a configuration file, in
-# gunicorn's order.
-GUNICORN_HOOKS = [s.name for s in KNOWN_SETTINGS if s.section.endswith("Hooks")]
+# gunicorn's order, and every setting it knows.
+GUNICORN_HOOKS = cog_reference.GUNICORN_HOOKS
 GUNICORN_SETTINGS = {s.name for s in KNOWN_SETTINGS}
-
-
-def top_level_names(tree):
-    """Every name the hook file defines at top level: gunicorn reads them all."""
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, (ast.If, ast.Try)):  # Assignments in either branch.
-            for body in (node.body, node.orelse, *(h.body for h in getattr(node, "handlers", []))):
-                names.update(top_level_names(ast.Module(body=body, type_ignores=[])))
-    return names
 
 
 def public_functions(tree):
@@ -103,7 +85,8 @@ def test_gunicorn_knows_the_hook(name):
 
 def test_the_file_sets_no_gunicorn_setting_but_hooks():
     # The page says every gunicorn option works as usual with the file.
-    settings = (top_level_names(HOOK_TREE) & GUNICORN_SETTINGS) - set(GUNICORN_HOOKS)
+    # Every name the file defines at top level: gunicorn reads them all.
+    settings = (set(cog_reference.defined_at(HOOK_TREE)) & GUNICORN_SETTINGS) - set(GUNICORN_HOOKS)
     assert not settings, f"the hook file overrides gunicorn settings: {sorted(settings)}"
 
 

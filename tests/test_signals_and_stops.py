@@ -15,7 +15,7 @@ import pytest
 
 from expected import (
     GRACEFUL_EXITS, KILLED_WITH_A_REQUEST_IN_FLIGHT, LIB_AFTER_FOO_AND_BAR, PRELOAD, SIGKILL,
-    SIGKILL_AFTER_A_PERIODIC_SNAPSHOT, SIGKILL_LOGGED, SNAPSHOT_WITHIN, STOP_WITH_A_REQUEST_IN_FLIGHT,
+    SIGKILL_AFTER_A_PERIODIC_SNAPSHOT, SIGKILL_LOGGED, SNAPSHOT_WITHIN,
     STOPPED_WITH_A_REQUEST_IN_FLIGHT, USR1, WORKER_TIMEOUT,
 )
 from helpers import copy_test_apps, hold_a_request, release, wait_until
@@ -115,14 +115,15 @@ def test_term_saves_at_once_what_ran_before_it(start, example):
     assert server.report() == KILLED_WITH_A_REQUEST_IN_FLIGHT.lib
 
 
-# How the test waits for the worker to have exited, after the signal to the master.
+# Both stop a worker with TERM: the master sends it on TERM, and to the old
+# workers on HUP. How the test then waits for the worker to have exited:
 EXITED = {
     "term": lambda server, workers: server.process.wait(timeout=30),
     "hup": lambda server, workers: server.wait_for_exit(workers),
 }
 
 
-@pytest.mark.parametrize("event", STOP_WITH_A_REQUEST_IN_FLIGHT)
+@pytest.mark.parametrize("event", EXITED)
 def test_term_saves_at_once_then_the_rest_as_the_worker_exits(event, start, example):
     copy_test_apps(example)
     server = start(workers=1, app=HELD_APP)

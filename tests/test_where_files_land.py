@@ -12,8 +12,8 @@ import signal
 
 import pytest
 
-from expected import DATA_FILE_SETTING, LIB_AFTER_FOO, WHERE_FILES_LAND
-from helpers import APP, add_to_coveragerc, process_exists, wait_until
+from expected import APP, DATA_FILE_SETTING, LIB_AFTER_FOO, WHERE_FILES_LAND
+from helpers import add_to_coveragerc, process_exists, wait_until
 
 
 def landed(example, elsewhere):

@@ -11,15 +11,8 @@ import shutil
 
 import pytest
 
-from expected import CORE_COMBINATIONS, core_outcome
+from expected import CORE_COMBINATIONS, WORKER_CLASSES, core_outcome
 from helpers import ROOT, cores_used
-
-OPTIONS = {
-    "sync": (),
-    "gthread": ("--worker-class", "gthread", "--threads", "4"),
-    "gevent": ("--worker-class", "gevent"),
-}
-
 
 def combination_id(asked, worker_class, branch):
     return f"{asked or 'default'}-{worker_class}{'-branch' if branch else ''}"
@@ -42,7 +35,7 @@ def start_measured(start, example, asked, worker_class, branch=False, wait=True)
     env = {"COVERAGE_DEBUG": "core", "COVERAGE_DEBUG_FILE": str(example / "debug.txt")}
     if asked:
         env["COVERAGE_CORE"] = asked
-    return start(*OPTIONS[worker_class], workers=1, env=env, wait=wait)
+    return start(*WORKER_CLASSES[worker_class].options, workers=1, env=env, wait=wait)
 
 
 @pytest.mark.parametrize("asked, worker_class, branch, outcome", STARTS)
