@@ -105,7 +105,8 @@ def read_steps(page):
 
 NORMALISE = [
     (re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\]"), "[TIME] [PID]"),
-    (re.compile(r"\(pid: \d+\)|pid: \d+|\(\d+\)$"), "PID"),
+    # gunicorn's "(pid: 4712)" and "(4711)"; uvicorn's "Started server process [4712]".
+    (re.compile(r"\(pid: \d+\)|pid: \d+|\(\d+\)$|\[\d+\]$"), "PID"),
     (re.compile(r"\.coverage\.[\w-]+\.pid\d+\.X\w+x(\.H\w+h)?"), ".coverage.HOST.pidPID.XRANDOMx"),
     (re.compile(r" in \d+\.\d+s\b"), " in SECONDSs"),  # pytest's "2 passed in 0.12s"
     (re.compile(r"^[0-9a-f]{64}$"), "CONTAINER_ID"),  # docker run --detach
