@@ -451,3 +451,78 @@ def asyncio_waits(release):
         return False
     fixed_in = ASYNCIO_WAITS_UNTIL[release[:2]]
     return fixed_in is None or release < fixed_in
+
+
+# --- FastAPI under uvicorn's worker class (docs/fastapi.rst) ----------------
+# The shop of docs/examples/fastapi, two workers. Each test requests /health
+# (a sync endpoint) and /items/apple (the async endpoint item(), which awaits
+# the stock, then answers from one of its branches), then stops or snapshots.
+
+FASTAPI_APP = "shop.main:app"
+FASTAPI_WORKER_CLASS = "uvicorn_worker.UvicornWorker"
+FASTAPI_REQUESTS = {
+    "/health": '{"status":"ok"}',
+    "/items/apple": '{"item":"apple","available":true,"count":3}',
+}
+
+
+class Lines(NamedTuple):
+    """A function's lines in ``coverage json``: run, and not run."""
+
+    executed: list
+    missing: list
+
+
+# shop/main.py, item(): the await (43) and the lines after it ran; the 404 (45)
+# and the answer for an item sold out (47) did not.
+FASTAPI_ITEM = Lines([43, 44, 46, 48], [45, 47])
+# shop/main.py, lifespan(): its startup half, up to the yield, and its shutdown half.
+LIFESPAN_STARTUP = [18, 19, 20]
+LIFESPAN_SHUTDOWN = [22, 23]
+
+
+class FastapiStop(NamedTuple):
+    """A row of the page's table: a signal to the master, and what it saves."""
+
+    signal: str
+    saved: str
+    files: int  # Data files written, by the two workers.
+    shutdown_ran: bool  # Did the lifespan's shutdown half run before the worker saved?
+    main: Report  # shop/main.py in ``coverage report``.
+
+    @property
+    def lifespan(self):
+        if self.shutdown_ran:
+            return Lines(LIFESPAN_STARTUP + LIFESPAN_SHUTDOWN, [])
+        return Lines(LIFESPAN_STARTUP, LIFESPAN_SHUTDOWN)
+
+
+FASTAPI_STOPPED = Report(26, 2, "92%", "45, 47")  # All but item()'s two other answers.
+FASTAPI_RUNNING = Report(26, 4, "85%", "22-23, 45, 47")  # ... and the lifespan's shutdown.
+FASTAPI_STOPS = {
+    "hup": FastapiStop(
+        "``kill -HUP``", "Each old worker stops gracefully, runs the shutdown, and saves;"
+        " new workers start and serve.", 2, True, FASTAPI_STOPPED,
+    ),
+    "term": FastapiStop(
+        "``kill -TERM``", "Each worker finishes its requests, runs the shutdown, and saves.",
+        2, True, FASTAPI_STOPPED,
+    ),
+    "int": FastapiStop(
+        "``kill -INT``", "As ``kill -TERM``.", 2, True, FASTAPI_STOPPED,
+    ),
+    "usr1": FastapiStop(
+        "``kill -USR1``", "A snapshot: each worker saves and serves on; the shutdown has not run.",
+        2, False, FASTAPI_RUNNING,
+    ),
+}
+
+# --preload: the master imports the shop and saves that before it forks the
+# workers; it runs neither half of the lifespan, which runs in each worker.
+FASTAPI_PRELOADED = Report(26, 13, "50%", "18-23, 31, 37, 43-48")  # The master's file alone.
+
+# What gunicorn prints last, and exits with 1, with GUNICORN_COVERAGE_CONTEXT_HEADER set.
+FASTAPI_NO_CONTEXTS = (
+    "Reason: GUNICORN_COVERAGE_CONTEXT_HEADER needs sync workers, which serve one request at a"
+    f" time, not --worker-class {FASTAPI_WORKER_CLASS}"
+)

@@ -1,0 +1,113 @@
+"""A FastAPI app under uvicorn's worker class (docs/fastapi.rst).
+
+The shop of docs/examples/fastapi, copied with the hook file as
+./gunicorn.conf.py, served by two uvicorn workers: what each stop saves of its
+async endpoint and of its lifespan, line by line from ``coverage json``; what
+--preload changes; and the one line that refuses per-request contexts.
+"""
+
+import json
+import shutil
+import signal
+
+import pytest
+
+from expected import (
+    FASTAPI_APP, FASTAPI_ITEM, FASTAPI_NO_CONTEXTS, FASTAPI_PRELOADED, FASTAPI_REQUESTS, FASTAPI_STOPPED,
+    FASTAPI_STOPS, FASTAPI_WORKER_CLASS, LIFESPAN_SHUTDOWN, LIFESPAN_STARTUP, Lines,
+)
+from helpers import HOOK_FILE, ROOT, wait_until
+
+pytest.importorskip("fastapi", reason="needs docs/examples/fastapi/requirements.txt")
+pytest.importorskip("uvicorn_worker", reason="needs docs/examples/fastapi/requirements.txt")
+
+EXAMPLE = ROOT / "docs" / "examples" / "fastapi"
+MAIN = "shop/main.py"
+
+
+@pytest.fixture
+def shop(tmp_path):
+    """The example as a reader has it after the page's first steps."""
+    directory = tmp_path / "fastapi"
+    shutil.copytree(EXAMPLE, directory, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(HOOK_FILE, directory / "gunicorn.conf.py")
+    return directory
+
+
+@pytest.fixture
+def serve(start, shop):
+    """serve(*options): two uvicorn workers on the shop, each past its
+    lifespan's startup, so that a signal finds it serving."""
+
+    def serve_with(*options, workers=2):
+        server = start("--worker-class", FASTAPI_WORKER_CLASS, *options,
+                       workers=workers, app=FASTAPI_APP, directory=shop)
+        wait_for_startups(server, workers)
+        return server
+
+    return serve_with
+
+
+def wait_for_startups(server, count):
+    wait_until(lambda: server.log().count("Application startup complete.") >= count, 15,
+               f"{count} lifespan startups")
+
+
+def shop_at(server):
+    """Request each of the page's paths: what the shop answers."""
+    return {path: server.curl(path) for path in FASTAPI_REQUESTS}
+
+
+def functions(server, file=MAIN):
+    """`coverage json`'s lines of each function of `file`, keeping the data files."""
+    server.coverage("json", "--keep-combined", "-q")
+    report = json.loads((server.directory / "coverage.json").read_text())["files"][file]
+    return {name: Lines(lines["executed_lines"], lines["missing_lines"])
+            for name, lines in report["functions"].items()}
+
+
+@pytest.mark.parametrize("sig", FASTAPI_STOPS)
+def test_each_stop_saves_the_endpoints_and_the_lifespan(serve, sig):
+    expected = FASTAPI_STOPS[sig]
+    server = serve()
+    workers = server.workers()
+    assert shop_at(server) == FASTAPI_REQUESTS
+    signum = getattr(signal, f"SIG{sig.upper()}")
+    if sig == "usr1":
+        server.send(signum)
+        server.wait_for_data_files(expected.files)
+        assert server.workers() == workers  # A snapshot stops nobody.
+    elif sig == "hup":
+        server.send(signum)
+        server.wait_for_exit(workers)
+        wait_for_startups(server, 2 * len(workers))  # The new workers serve.
+        assert shop_at(server) == FASTAPI_REQUESTS
+    else:
+        server.stop(signum)
+    assert len(server.data_files()) == expected.files
+    lines = functions(server)
+    assert lines["item"] == FASTAPI_ITEM
+    assert lines["lifespan"] == expected.lifespan
+    assert server.report(file=MAIN) == expected.main
+
+
+def test_with_preload_the_master_imports_the_app_and_runs_no_lifespan(serve):
+    server = serve("--preload")
+    # The master saved the import before it forked: the only file so far.
+    [master_file] = server.data_files()
+    assert f".pid{server.pid}." in master_file
+    assert server.report(file=MAIN) == FASTAPI_PRELOADED
+    assert functions(server)["lifespan"] == Lines([], LIFESPAN_STARTUP + LIFESPAN_SHUTDOWN)
+    assert shop_at(server) == FASTAPI_REQUESTS
+    server.stop()
+    assert server.report(file=MAIN) == FASTAPI_STOPPED  # The same as without --preload.
+
+
+def test_per_request_contexts_are_refused_in_one_line(launch, shop):
+    server = launch(
+        "-c", "gunicorn.conf.py", "--worker-class", FASTAPI_WORKER_CLASS, FASTAPI_APP,
+        directory=shop, env={"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Coverage-Context"},
+    )
+    assert server.process.wait(timeout=30) == 1
+    assert server.log().splitlines()[-1].endswith(f" [ERROR] {FASTAPI_NO_CONTEXTS}")
+    assert "Booting worker" not in server.log()
