@@ -217,3 +217,18 @@ def pythons_table():
          *(dirty_worker(pythons) for pythons in PYTHON_COLUMNS.values())],
     ]
     return list_table(["", *PYTHON_COLUMNS], rows, [34, 22, 22, 22], stub_columns=1)
+
+
+# --- fastapi.rst ----------------------------------------------------------------
+
+
+def fastapi_stops():
+    """"What each stop saves": the shop's two workers, after /health and /items/apple."""
+    rows = [
+        [stop.signal, stop.saved, str(stop.files), "ran" if stop.shutdown_ran else "not run",
+         lib_py(stop.main)]
+        for stop in expected.FASTAPI_STOPS.values()
+    ]
+    header = ["Signal to the master", "What the workers do", "Data files",
+              "Lifespan shutdown", "``shop/main.py``"]
+    return list_table(header, rows, [14, 40, 10, 12, 24])
