@@ -94,8 +94,6 @@ def where_files_land():
 def worker_class_saves():
     """"What each worker class saves"."""
     def stop_cell(stop):
-        if not stop.files:
-            return f"**no file**: {stop.why}"
         return f"{stop.files} file{'s' if stop.files > 1 else ''}, {stop.lib.cover}"
 
     def usr1_cell(snapshots, first_row):

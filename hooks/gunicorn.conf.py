@@ -136,7 +136,7 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     """gunicorn has installed the worker's signal handlers: extend them, so
     that stopping the worker and USR1 save too."""
-    _exit_through_worker_exit_on_sigterm()  # Workers that die on SIGTERM.
+    _exit_through_worker_exit_on_stop_signals(worker)  # Workers that die on their stop signals.
     _start_snapshots(worker)  # Snapshots.
 
 
@@ -541,21 +541,37 @@ def _on_event_loop():
 
 
 # ---------------------------------------------------------------------------
-# Workers that die on SIGTERM (uvicorn's): save on stop all the same.
-# Without this part, a uvicorn worker's measurement is lost when it stops.
+# Workers that die on their stop signals (uvicorn's): save on stop all the
+# same. Without this part, a uvicorn worker's measurement is lost when it stops.
 # ---------------------------------------------------------------------------
 
 
-def _exit_through_worker_exit_on_sigterm():
-    """uvicorn's worker class leaves SIGTERM to the default action and
-    raises SIGTERM again after its graceful shutdown: the process would die
-    before gunicorn calls worker_exit, and its measurement with it. Where
-    SIGTERM has no handler, end the process with sys.exit, which runs
-    worker_exit. (uvicorn swaps in its own handler while it serves and
-    restores this one for its final SIGTERM, so requests in flight still
-    finish first.)"""
-    if _cov is not None and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+def _exit_through_worker_exit_on_stop_signals(worker):
+    """uvicorn's worker class leaves SIGTERM and SIGINT to their default
+    action and, after its graceful shutdown, raises again the signal that
+    stopped it: the process would die before gunicorn calls worker_exit, and
+    its measurement with it. Where they have no handler, end the process with
+    sys.exit, which runs worker_exit. (uvicorn swaps in its own handlers while
+    it serves and restores these for its final signal, so requests in flight
+    still finish first.)
+
+    On QUIT, which the master sends when it gets INT (Ctrl+C) or QUIT,
+    uvicorn-worker 0.4.0 calls gunicorn's handle_exit, which only sets a flag
+    that uvicorn never reads: the worker would serve on until the master
+    kills it. Stop it as TERM does, the graceful stop uvicorn-worker meant."""
+    if _cov is None or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        if signal.getsignal(stop) == signal.SIG_DFL:
+            signal.signal(stop, lambda signum, frame: sys.exit(0))
+    handle_exit = worker.handle_exit
+
+    def handle_exit_and_stop_on_quit(sig, frame):
+        handle_exit(sig, frame)
+        if sig == signal.SIGQUIT:
+            signal.raise_signal(signal.SIGTERM)
+
+    worker.handle_exit = handle_exit_and_stop_on_quit
 
 
 # ---------------------------------------------------------------------------

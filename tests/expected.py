@@ -267,8 +267,7 @@ class Stopped(NamedTuple):
     """What a worker saves when the master gets a signal that stops it."""
 
     files: int  # The data files written.
-    lib: Report | None  # lib.py in them; None: no file.
-    why: str = ""  # Why no file, as the page says it.
+    lib: Report  # lib.py in them.
 
 
 class InFlight(NamedTuple):
@@ -291,7 +290,6 @@ class Saves(NamedTuple):
 
 STOPPING = ("hup", "term", "int")  # The fields of Saves that stop the worker.
 SAVED = Stopped(1, LIB_AFTER_FOO)
-NO_FILE = Stopped(0, None, "uvicorn ignores the QUIT that gunicorn sends")
 SNAPSHOTS = (LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR)
 # The worker classes that call pre_request and post_request, so that a snapshot
 # waits for the requests in flight; tornado's and uvicorn's do not, so a
@@ -300,14 +298,14 @@ WAITS = InFlight(True, LIB_AFTER_FOO)
 DOES_NOT_WAIT = InFlight(False, LIB_IMPORTED_ONLY, LIB_AFTER_FOO)
 
 WORKER_CLASS_SAVES = {
-    #                    HUP    TERM   INT      USR1       a snapshot while a request runs
-    "sync":       Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, WAITS),
-    "gthread":    Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, WAITS),
-    "gevent":     Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, WAITS),
-    "tornado":    Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, DOES_NOT_WAIT),
-    "asgi":       Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, WAITS),
-    "asgi-flask": Saves(SAVED, SAVED, SAVED,   SNAPSHOTS, WAITS),
-    "uvicorn":    Saves(SAVED, SAVED, NO_FILE, SNAPSHOTS, DOES_NOT_WAIT),
+    #                    HUP    TERM   INT    USR1       a snapshot while a request runs
+    "sync":       Saves(SAVED, SAVED, SAVED, SNAPSHOTS, WAITS),
+    "gthread":    Saves(SAVED, SAVED, SAVED, SNAPSHOTS, WAITS),
+    "gevent":     Saves(SAVED, SAVED, SAVED, SNAPSHOTS, WAITS),
+    "tornado":    Saves(SAVED, SAVED, SAVED, SNAPSHOTS, DOES_NOT_WAIT),
+    "asgi":       Saves(SAVED, SAVED, SAVED, SNAPSHOTS, WAITS),
+    "asgi-flask": Saves(SAVED, SAVED, SAVED, SNAPSHOTS, WAITS),
+    "uvicorn":    Saves(SAVED, SAVED, SAVED, SNAPSHOTS, DOES_NOT_WAIT),
 }
 
 

@@ -288,11 +288,12 @@ class Server:
         out = self.coverage("report", "--keep-combined", "--show-missing", *args, file)
         return Report.parse(out, file)
 
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        """Stop the master with `sig` and wait until it and its workers are gone."""
+    def stop(self, sig=signal.SIGTERM, timeout=30, group=False):
+        """Stop the master with `sig` and wait until it and its workers are gone.
+        `group`: send it to gunicorn's whole process group, as a terminal's Ctrl-C does."""
         self.workers()
         if self.process.poll() is None:
-            self.send(sig)
+            os.killpg(self.pid, sig) if group else self.send(sig)
         self.process.wait(timeout=timeout)
         self.wait_for_exit(self._seen_workers, timeout)
 
