@@ -507,7 +507,12 @@ FASTAPI_STOPS = {
         2, True, FASTAPI_STOPPED,
     ),
     "int": FastapiStop(
-        "``kill -INT``", "As ``kill -TERM``.", 2, True, FASTAPI_STOPPED,
+        "``kill -INT``", "The master sends the workers ``QUIT``, which the hook file turns into"
+        " ``TERM``'s graceful stop: as ``kill -TERM``.", 2, True, FASTAPI_STOPPED,
+    ),
+    "ctrl-c": FastapiStop(
+        "Ctrl+C in gunicorn's terminal", "``SIGINT`` to the master and to each worker:"
+        " as ``kill -TERM``.", 2, True, FASTAPI_STOPPED,
     ),
     "usr1": FastapiStop(
         "``kill -USR1``", "A snapshot: each worker saves and serves on; the shutdown has not run.",

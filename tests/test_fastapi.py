@@ -72,18 +72,19 @@ def test_each_stop_saves_the_endpoints_and_the_lifespan(serve, sig):
     server = serve()
     workers = server.workers()
     assert shop_at(server) == FASTAPI_REQUESTS
-    signum = getattr(signal, f"SIG{sig.upper()}")
-    if sig == "usr1":
-        server.send(signum)
+    if sig == "ctrl-c":  # SIGINT to the master and to its workers alike.
+        server.stop(signal.SIGINT, group=True)
+    elif sig == "usr1":
+        server.send(signal.SIGUSR1)
         server.wait_for_data_files(expected.files)
         assert server.workers() == workers  # A snapshot stops nobody.
     elif sig == "hup":
-        server.send(signum)
+        server.send(signal.SIGHUP)
         server.wait_for_exit(workers)
         wait_for_startups(server, 2 * len(workers))  # The new workers serve.
         assert shop_at(server) == FASTAPI_REQUESTS
     else:
-        server.stop(signum)
+        server.stop(getattr(signal, f"SIG{sig.upper()}"))
     assert len(server.data_files()) == expected.files
     lines = functions(server)
     assert lines["item"] == FASTAPI_ITEM
