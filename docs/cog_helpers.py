@@ -223,10 +223,10 @@ def pythons_table():
 def fastapi_stops():
     """"What each stop saves": the shop's two workers, after /health and /items/apple."""
     rows = [
-        [stop.signal, stop.saved, str(stop.files), "ran" if stop.shutdown_ran else "not run",
+        [stop.event, stop.saved, str(stop.files), "ran" if stop.shutdown_ran else "not run",
          lib_py(stop.main)]
         for stop in expected.FASTAPI_STOPS.values()
     ]
-    header = ["Signal to the master", "What the workers do", "Data files",
+    header = ["Event", "What the workers do", "Data files",
               "Lifespan shutdown", "``shop/main.py``"]
     return list_table(header, rows, [14, 40, 10, 12, 24])

@@ -480,9 +480,9 @@ LIFESPAN_SHUTDOWN = [22, 23]
 
 
 class FastapiStop(NamedTuple):
-    """A row of the page's table: a signal to the master, and what it saves."""
+    """A row of the page's table: a stop or a snapshot, and what it saves."""
 
-    signal: str
+    event: str
     saved: str
     files: int  # Data files written, by the two workers.
     shutdown_ran: bool  # Did the lifespan's shutdown half run before the worker saved?

@@ -3,7 +3,8 @@
 The shop of docs/examples/fastapi, copied with the hook file as
 ./gunicorn.conf.py, served by two uvicorn workers: what each stop saves of its
 async endpoint and of its lifespan, line by line from ``coverage json``; what
---preload changes; and the one line that refuses per-request contexts.
+--preload changes; the one line that refuses per-request contexts; and the
+same numbers under gunicorn's own asgi worker class.
 """
 
 import json
@@ -14,7 +15,7 @@ import pytest
 
 from expected import (
     FASTAPI_APP, FASTAPI_ITEM, FASTAPI_NO_CONTEXTS, FASTAPI_PRELOADED, FASTAPI_REQUESTS, FASTAPI_STOPPED,
-    FASTAPI_STOPS, FASTAPI_WORKER_CLASS, LIFESPAN_SHUTDOWN, LIFESPAN_STARTUP, Lines,
+    FASTAPI_STOPS, FASTAPI_WORKER_CLASS, LIFESPAN_SHUTDOWN, LIFESPAN_STARTUP, WORKER_CLASSES, Lines,
 )
 from helpers import HOOK_FILE, ROOT, wait_until
 
@@ -112,3 +113,13 @@ def test_per_request_contexts_are_refused_in_one_line(launch, shop):
     assert server.process.wait(timeout=30) == 1
     assert server.log().splitlines()[-1].endswith(f" [ERROR] {FASTAPI_NO_CONTEXTS}")
     assert "Booting worker" not in server.log()
+
+
+def test_gunicorns_own_asgi_worker_measures_the_shop_alike(start, shop):
+    server = start(*WORKER_CLASSES["asgi"].options, app=FASTAPI_APP, directory=shop)
+    assert shop_at(server) == FASTAPI_REQUESTS
+    server.stop()
+    lines = functions(server)
+    assert lines["item"] == FASTAPI_ITEM
+    assert lines["lifespan"] == FASTAPI_STOPS["term"].lifespan
+    assert server.report(file=MAIN) == FASTAPI_STOPPED
