@@ -67,25 +67,25 @@ def functions(server, file=MAIN):
             for name, lines in report["functions"].items()}
 
 
-@pytest.mark.parametrize("sig", FASTAPI_STOPS)
-def test_each_stop_saves_the_endpoints_and_the_lifespan(serve, sig):
-    expected = FASTAPI_STOPS[sig]
+@pytest.mark.parametrize("event", FASTAPI_STOPS)
+def test_each_stop_saves_the_endpoints_and_the_lifespan(serve, event):
+    expected = FASTAPI_STOPS[event]
     server = serve()
     workers = server.workers()
     assert shop_at(server) == FASTAPI_REQUESTS
-    if sig == "ctrl-c":  # SIGINT to the master and to its workers alike.
+    if event == "ctrl-c":  # SIGINT to the master and to its workers alike.
         server.stop(signal.SIGINT, group=True)
-    elif sig == "usr1":
+    elif event == "usr1":
         server.send(signal.SIGUSR1)
         server.wait_for_data_files(expected.files)
         assert server.workers() == workers  # A snapshot stops nobody.
-    elif sig == "hup":
+    elif event == "hup":
         server.send(signal.SIGHUP)
         server.wait_for_exit(workers)
         wait_for_startups(server, 2 * len(workers))  # The new workers serve.
         assert shop_at(server) == FASTAPI_REQUESTS
     else:
-        server.stop(getattr(signal, f"SIG{sig.upper()}"))
+        server.stop(getattr(signal, f"SIG{event.upper()}"))
     assert len(server.data_files()) == expected.files
     lines = functions(server)
     assert lines["item"] == FASTAPI_ITEM
