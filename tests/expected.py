@@ -92,8 +92,14 @@ GRACEFUL_EXITS = {
         LIB_AFTER_FOO,
     ),
     "int": Saved(
-        "``kill -INT`` the master (Ctrl+C)",
+        "``kill -INT`` the master",
         "A quick stop: every worker saves as it exits.",
+        LIB_AFTER_FOO,
+    ),
+    "ctrl-c": Saved(
+        "Ctrl+C in the terminal gunicorn runs in",
+        "The terminal sends INT to the master and to every worker, and the master sends the"
+        " workers QUIT: each worker stops once, and saves as it exits.",
         LIB_AFTER_FOO,
     ),
     "quit": Saved(
