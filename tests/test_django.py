@@ -21,7 +21,7 @@ from expected import (
     DJANGO_RUN_BY_THE_REQUEST, DJANGO_TEMPLATE, DJANGO_TEMPLATE_AFTER_GET, DJANGO_TEMPLATE_UNMEASURED,
     DJANGO_VIEW, DJANGO_VIEW_AFTER_GET, PLUGIN_DISABLED, PYTHON, Lines,
 )
-from helpers import HOOK_FILE, ROOT, add_to_coveragerc, cores_logged
+from helpers import HOOK_FILE, ROOT, cores_logged, replace_in_coveragerc
 
 PROJECT = ROOT / "docs" / "examples" / "django"
 
@@ -88,7 +88,7 @@ def test_a_forced_sysmon_core(serve, project, how):
     """The table of docs/django.rst, on the Python of the test."""
     forced = DJANGO_FORCED_SYSMON[PYTHON]
     if how == "run-core":
-        add_to_coveragerc(project, "core = sysmon")
+        replace_in_coveragerc(project, "[run]\n", "[run]\ncore = sysmon\n")
     server = serve(env={"COVERAGE_CORE": "sysmon"} if how == "COVERAGE_CORE" else {})
     assert cores_logged(server) == [forced.core, forced.core]
     assert f"CoverageWarning: {forced.warning}" in server.log()
