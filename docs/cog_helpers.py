@@ -217,6 +217,26 @@ def pythons_table():
     return list_table(["", *PYTHON_COLUMNS], rows, [34, 22, 22, 22], stub_columns=1)
 
 
+# --- django.rst -------------------------------------------------------------------
+
+
+def template_cell(lines):
+    if not lines.executed:
+        return "none of its lines counted"
+    return f"lines {', '.join(map(str, lines.missing))} not run, as with the hook file's core"
+
+
+def django_forced_sysmon():
+    """"core = sysmon, or COVERAGE_CORE=sysmon": what each Python does."""
+    def cell(python):
+        forced = expected.DJANGO_FORCED_SYSMON[python]
+        return (f"``{forced.core}``, with the warning ``{forced.warning}``; the template: "
+                f"{template_cell(forced.template)}")
+
+    return list_table(["", *PYTHON_COLUMNS], [["``core = sysmon``", *column_cells(cell)]],
+                      [16, 28, 28, 28], stub_columns=1)
+
+
 # --- fastapi.rst ----------------------------------------------------------------
 
 

@@ -137,6 +137,7 @@ def post_worker_init(worker):
     """gunicorn has installed the worker's signal handlers: extend them, so
     that stopping the worker and USR1 save too."""
     _exit_through_worker_exit_on_stop_signals(worker)  # Workers that die on their stop signals.
+    _quit_only_once(worker)  # Workers told to stop twice (Ctrl+C).
     _start_snapshots(worker)  # Snapshots.
 
 
@@ -572,6 +573,36 @@ def _exit_through_worker_exit_on_stop_signals(worker):
             signal.raise_signal(signal.SIGTERM)
 
     worker.handle_exit = handle_exit_and_stop_on_quit
+
+
+# ---------------------------------------------------------------------------
+# Workers told to stop twice (Ctrl+C): stop once, and save. Without this
+# part, a worker that gets both Ctrl+C's INT and the master's QUIT may die
+# before it saves.
+# ---------------------------------------------------------------------------
+
+
+def _quit_only_once(worker):
+    """Ctrl+C in a terminal sends INT to every process of gunicorn's process
+    group: each worker gets INT itself, and QUIT from the master a moment
+    later. gunicorn's handler for both (sync, gthread, tornado) raises
+    SystemExit 0.1 s after the signal; a second signal that comes later than
+    that raises it again wherever the worker is on its way out, in
+    worker_exit's save too, and the worker dies without saving. The first
+    signal stops the worker; the next ones find it stopping."""
+    if _cov is None:
+        return
+    quitting = False
+
+    def handle_quit_once(sig, frame):
+        nonlocal quitting
+        if not quitting:
+            quitting = True
+            worker.handle_quit(sig, frame)
+
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        if signal.getsignal(sig) == worker.handle_quit:
+            signal.signal(sig, handle_quit_once)
 
 
 # ---------------------------------------------------------------------------

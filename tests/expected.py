@@ -92,8 +92,14 @@ GRACEFUL_EXITS = {
         LIB_AFTER_FOO,
     ),
     "int": Saved(
-        "``kill -INT`` the master (Ctrl+C)",
+        "``kill -INT`` the master",
         "A quick stop: every worker saves as it exits.",
+        LIB_AFTER_FOO,
+    ),
+    "ctrl-c": Saved(
+        "Ctrl+C in the terminal gunicorn runs in",
+        "The terminal sends INT to the master and to every worker, and the master sends the"
+        " workers QUIT: each worker stops once, and saves as it exits.",
         LIB_AFTER_FOO,
     ),
     "quit": Saved(
@@ -451,6 +457,74 @@ def asyncio_waits(release):
     return fixed_in is None or release < fixed_in
 
 
+# --- Django (docs/django.rst) -----------------------------------------------
+# The project of docs/examples/django, its database migrated and empty: GET /
+# renders the template's {% else %} branch, "No products yet.".
+
+DJANGO_APP = "mysite.wsgi"
+DJANGO_PAGE = "<h1>Shop</h1><p>No products yet.</p>"
+
+
+class Lines(NamedTuple):
+    """One file, or one function, in ``coverage json``: the lines run and the statements missed."""
+
+    executed: list
+    missing: list
+
+
+DJANGO_TEMPLATE = "shop/templates/shop/product_list.html"
+DJANGO_VIEW = "shop/views.py"
+# With --preload: the files whose lines ran in the master, as it imported
+# mysite.wsgi (Django's setup imports the settings, the apps and their models),
+# and in the worker that served / (Django imports the URLs at the first request).
+DJANGO_PRELOADED = ["mysite/settings.py", "mysite/wsgi.py", "shop/apps.py", "shop/models.py"]
+DJANGO_RUN_BY_THE_REQUEST = ["mysite/urls.py", DJANGO_TEMPLATE, DJANGO_VIEW]
+# Lines 4-8, the {% if products %} branch, did not run; 7, {% endfor %}, is no statement.
+DJANGO_TEMPLATE_AFTER_GET = Lines([1, 2, 3, 10], [4, 5, 6, 8])
+DJANGO_TEMPLATE_UNMEASURED = Lines([], [1, 2, 3, 4, 5, 6, 8, 10])
+DJANGO_VIEW_AFTER_GET = Lines([1, 3, 6, 7, 8], [])
+
+# What coverage says when sysmon measures a project with a file tracer plugin.
+PLUGIN_NOT_ON_SYSMON = (
+    "Plugin file tracers (django_coverage_plugin.DjangoTemplatePlugin) aren't supported with SysMonitor"
+)
+
+
+class ForcedCore(NamedTuple):
+    """With core = sysmon (or COVERAGE_CORE=sysmon): the core, coverage's warning, the template."""
+
+    core: str
+    warning: str
+    template: Lines
+
+
+DJANGO_FORCED_SYSMON = {
+    (3, 11): ForcedCore(
+        "ctrace", SYSMON_WARNING.format(reason="sys.monitoring isn't available in this version"),
+        DJANGO_TEMPLATE_AFTER_GET,
+    ),
+    **{
+        python: ForcedCore("sysmon", PLUGIN_NOT_ON_SYSMON, DJANGO_TEMPLATE_UNMEASURED)
+        for python in ((3, 12), (3, 13), (3, 14), (3, 15))
+    },
+}
+
+# A project setting that disables the plugin in each worker: what coverage's
+# warning, "Disabling plug-in ... due to an exception", ends with. The
+# template is then unmeasured.
+PLUGIN_DISABLED = "CoverageWarning: Disabling plug-in 'django_coverage_plugin.DjangoTemplatePlugin' due to an exception:"
+DJANGO_PLUGIN_DISABLED_BY = {
+    "debug-off": (
+        'TEMPLATES[0]["OPTIONS"]["debug"] = False',
+        "DjangoTemplatePluginException: Template debugging must be enabled in settings.",
+    ),
+    "jinja2": (
+        'TEMPLATES.append({"BACKEND": "django.template.backends.jinja2.Jinja2"})',
+        'ImportError: Module "django.template.backends.jinja2" does not define a "Jinja2" attribute/class',
+    ),
+}
+
+
 # --- FastAPI under uvicorn's worker class (docs/fastapi.rst) ----------------
 # The shop of docs/examples/fastapi, two workers. Each test requests /health
 # (a sync endpoint) and /items/apple (the async endpoint item(), which awaits
@@ -462,13 +536,6 @@ FASTAPI_REQUESTS = {
     "/health": '{"status":"ok"}',
     "/items/apple": '{"item":"apple","available":true,"count":3}',
 }
-
-
-class Lines(NamedTuple):
-    """A function's lines in ``coverage json``: run, and not run."""
-
-    executed: list
-    missing: list
 
 
 # shop/main.py, item(): the await (43) and the lines after it ran; the 404 (45)

@@ -314,6 +314,25 @@ def test_your_worker_exit_raises_and_coverage_still_saves(project, launch):
     assert server.report() == LIB_AFTER_FOO
 
 
+def test_ctrl_c_saves_when_the_masters_quit_comes_while_your_worker_exit_runs(project, launch):
+    """Ctrl+C: the terminal's INT reaches the worker, and the master's QUIT
+    comes later (on a busy machine, after the worker began to exit): here
+    while the user's worker_exit runs. gunicorn's handler would raise
+    SystemExit again there, and coverage's save, which runs after the
+    user's, would never run."""
+    options = make_project(project, "slow_exit_settings.py")
+    server = launch(*options, APP, directory=project)
+    server.wait_for_workers(1)
+    get_foo(server, 1)
+    [worker] = server.workers()
+    server.send_to_worker(worker, signal.SIGINT)
+    wait_until(lambda: f"[{worker}] [INFO] my config: flushing" in server.log(), 10, "the worker's exit")
+    server.send_to_worker(worker, signal.SIGQUIT)
+    server.wait_for_exit({worker})
+    assert f"[{worker}] [INFO] coverage: wrote" in server.log()
+    assert server.report() == LIB_AFTER_FOO
+
+
 def test_add_to_measures_what_the_hook_file_measures(tmp_path, launch):
     """The same requests give the same report whether gunicorn loads the hook
     file itself (-c gunicorn.conf.py) or a user config that calls add_to."""

@@ -48,6 +48,7 @@ BRING_ABOUT = {
     "hup": ([], 2, hup),
     "term": ([], 2, stop_with(signal.SIGTERM)),
     "int": ([], 2, stop_with(signal.SIGINT)),
+    "ctrl-c": ([], 2, lambda server: server.stop(signal.SIGINT, group=True)),
     "quit": ([], 2, stop_with(signal.SIGQUIT)),
     "ttou": ([], 1, ttou),
     "max-requests": (["--max-requests", "1"], 2, lambda server: server.wait_for_data_files(1)),
