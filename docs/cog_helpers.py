@@ -200,6 +200,11 @@ def dirty_worker(pythons):
     return f"before {fixed_in}: {before}; {fixed_in} and newer: {after}"
 
 
+def forced_sysmon_templates(python):
+    forced = expected.DJANGO_FORCED_SYSMON[python]
+    return f"measured (``{forced.core}``)" if forced.template.executed else f"not measured (``{forced.core}``)"
+
+
 def pythons_table():
     cores = expected.CORES
     rows = [
@@ -213,6 +218,8 @@ def pythons_table():
          "(:ref:`worker-classes-gevent`)", *column_cells(overlapping_greenlets)],
         ["A dirty worker that served a request, when gunicorn stops\n(:ref:`worker-classes-dirty`)",
          *(dirty_worker(pythons) for pythons in PYTHON_COLUMNS.values())],
+        ["Django templates, if you force ``core = sysmon`` (:ref:`django-core`)",
+         *column_cells(forced_sysmon_templates)],
     ]
     return list_table(["", *PYTHON_COLUMNS], rows, [34, 22, 22, 22], stub_columns=1)
 

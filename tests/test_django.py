@@ -124,6 +124,30 @@ def test_a_preloaded_master_holds_no_database_connection(serve):
     assert open_database_files(server.pid) == []
 
 
+QUERY_AT_IMPORT = """
+    def ready(self):  # A query as the project is imported: the master opens the database.
+        from shop.models import Product
+        Product.objects.exists()
+"""
+
+
+@pytest.mark.parametrize("config, workers_hold_it", [
+    pytest.param("gunicorn.conf.py", True, id="the-hook-file-alone"),
+    pytest.param("deploy/gunicorn.conf.py", False, id="the-projects-config"),
+])
+def test_post_fork_closes_the_connection_a_preloaded_master_opened(project, launch, config, workers_hold_it):
+    """A project that queries while it is imported opens a connection in a
+    --preload master, which every worker inherits; the post_fork of the
+    project's config (docs/django.rst) closes the workers' copies."""
+    with open(project / "shop" / "apps.py", "a") as apps:
+        apps.write(QUERY_AT_IMPORT)
+    shutil.copy(HOOK_FILE, project / "gunicorn_coverage.py")  # What the project's config imports.
+    server = launch("-c", config, "--preload", "--workers", "2", DJANGO_APP, directory=project)
+    workers = server.wait_for_workers(2)
+    assert open_database_files(server.pid) != []
+    assert [bool(open_database_files(worker)) for worker in workers] == [workers_hold_it] * 2
+
+
 @pytest.mark.parametrize("setting", DJANGO_PLUGIN_DISABLED_BY)
 def test_what_disables_the_plugin(serve, project, setting):
     line, error = DJANGO_PLUGIN_DISABLED_BY[setting]

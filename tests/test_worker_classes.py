@@ -65,12 +65,8 @@ def test_the_worker_saves_when_it_stops(serve, name, sig, expected):
     assert server.report() == expected.lib
 
 
-# Not gthread: there the workers' own INT and the master's QUIT now and then
-# end a worker before it saves, with or without the hook file (docs/worker-classes.rst).
-CTRL_C = [(name, saves.int) for name, saves in WORKER_CLASS_SAVES.items() if name != "gthread"]
-
-
-@pytest.mark.parametrize("name, expected", CTRL_C, ids=[name for name, _ in CTRL_C])
+@pytest.mark.parametrize("name, expected", [(name, saves.int) for name, saves in WORKER_CLASS_SAVES.items()],
+                         ids=list(WORKER_CLASS_SAVES))
 def test_ctrl_c_in_the_terminal_saves_as_kill_int_does(serve, name, expected):
     """Ctrl+C makes the terminal send INT to every process of gunicorn's
     process group: the workers get INT themselves, and QUIT from the master."""
