@@ -136,7 +136,7 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     """gunicorn has installed the worker's signal handlers: extend them, so
     that stopping the worker and USR1 save too."""
-    _exit_through_worker_exit_on_stop_signals(worker)  # Workers that die on their stop signals.
+    _exit_through_worker_exit_on_stop_signals(worker)  # uvicorn's workers.
     _quit_only_once(worker)  # Workers told to stop twice (Ctrl+C).
     _start_snapshots(worker)  # Snapshots.
 
@@ -501,8 +501,7 @@ def _start_snapshots(worker):
         _ask_for_a_snapshot()
 
     def term(signum, frame):
-        _turns.stopping = True
-        _ask_for_a_snapshot()
+        _snapshot_at_once()
         earlier_term(signum, frame)  # Stop after the requests in flight, as gunicorn does.
 
     signal.signal(signal.SIGUSR1, usr1)
@@ -516,6 +515,12 @@ def _start_snapshots(worker):
         target=_write_snapshots, args=(worker.log,), name="coverage-snapshots", daemon=True
     ).start()
     worker.log.info("coverage: measuring this worker")
+
+
+def _snapshot_at_once():
+    """For a worker told to stop: a snapshot that does not wait for the requests in flight."""
+    _turns.stopping = True
+    _ask_for_a_snapshot()
 
 
 def _ask_for_a_snapshot():
@@ -542,8 +547,9 @@ def _on_event_loop():
 
 
 # ---------------------------------------------------------------------------
-# Workers that die on their stop signals (uvicorn's): save on stop all the
-# same. Without this part, a uvicorn worker's measurement is lost when it stops.
+# Workers that handle their stop signals themselves (uvicorn's): save on stop
+# all the same, and at once on TERM. Without this part, a uvicorn worker's
+# measurement is lost when it stops.
 # ---------------------------------------------------------------------------
 
 
@@ -573,6 +579,25 @@ def _exit_through_worker_exit_on_stop_signals(worker):
             signal.raise_signal(signal.SIGTERM)
 
     worker.handle_exit = handle_exit_and_stop_on_quit
+    _snapshot_at_once_when_uvicorn_is_told_to_stop()
+
+
+def _snapshot_at_once_when_uvicorn_is_told_to_stop():
+    """While it serves, uvicorn's server handles TERM with its own
+    Server.handle_exit, not with the handler that _start_snapshots wrapped:
+    make it take the snapshot that goes ahead at once, too, before the
+    requests in flight finish (uvicorn 0.54.0)."""
+    server = sys.modules.get("uvicorn.server")
+    handle_exit = getattr(getattr(server, "Server", None), "handle_exit", None)
+    if handle_exit is None:
+        return
+
+    def handle_exit_and_snapshot(self, sig, frame):
+        if sig == signal.SIGTERM:
+            _snapshot_at_once()
+        handle_exit(self, sig, frame)
+
+    server.Server.handle_exit = handle_exit_and_snapshot
 
 
 # ---------------------------------------------------------------------------

@@ -566,20 +566,20 @@ FASTAPI_STOPPED = Report(26, 2, "92%", "45, 47")  # All but item()'s two other a
 FASTAPI_RUNNING = Report(26, 4, "85%", "22-23, 45, 47")  # ... and the lifespan's shutdown.
 FASTAPI_STOPS = {
     "hup": FastapiStop(
-        "``kill -HUP``", "Each old worker stops gracefully, runs the shutdown, and saves;"
-        " new workers start and serve.", 2, True, FASTAPI_STOPPED,
+        "``kill -HUP``", "Each old worker saves at once, stops gracefully, runs the shutdown, and"
+        " saves again; new workers start and serve.", 4, True, FASTAPI_STOPPED,
     ),
     "term": FastapiStop(
-        "``kill -TERM``", "Each worker finishes its requests, runs the shutdown, and saves.",
-        2, True, FASTAPI_STOPPED,
+        "``kill -TERM``", "Each worker saves at once, finishes its requests, runs the shutdown,"
+        " and saves again.", 4, True, FASTAPI_STOPPED,
     ),
     "int": FastapiStop(
         "``kill -INT``", "The master sends the workers ``QUIT``, which the hook file turns into"
-        " ``TERM``'s graceful stop: as ``kill -TERM``.", 2, True, FASTAPI_STOPPED,
+        " ``TERM``'s graceful stop: as ``kill -TERM``.", 4, True, FASTAPI_STOPPED,
     ),
     "ctrl-c": FastapiStop(
         "Ctrl+C in gunicorn's terminal", "``SIGINT`` to the master and to each worker:"
-        " as ``kill -TERM``.", 2, True, FASTAPI_STOPPED,
+        " as ``kill -TERM``.", 4, True, FASTAPI_STOPPED,
     ),
     "usr1": FastapiStop(
         "``kill -USR1``", "A snapshot: each worker saves and serves on; the shutdown has not run.",
