@@ -610,10 +610,10 @@ def _snapshot_at_once_when_uvicorn_is_told_to_stop():
 def _quit_only_once(worker):
     """Ctrl+C in a terminal sends INT to every process of gunicorn's process
     group: each worker gets INT itself, and QUIT from the master a moment
-    later. gunicorn's handler for both (sync, gthread, tornado) raises
-    SystemExit 0.1 s after the signal; a second signal that comes later than
-    that raises it again wherever the worker is on its way out, in
-    worker_exit's save too, and the worker dies without saving. The first
+    later. gunicorn's handler for both, handle_quit, raises SystemExit 0.1 s
+    after the signal (sync, gthread, tornado); a second signal that comes
+    later than that raises it again wherever the worker is on its way out,
+    in worker_exit's save too, and the worker dies without saving. The first
     signal stops the worker; the next ones find it stopping."""
     if _cov is None:
         return
