@@ -290,10 +290,13 @@ class Server:
 
     def stop(self, sig=signal.SIGTERM, timeout=30, group=False):
         """Stop the master with `sig` and wait until it and its workers are gone.
-        `group`: send it to gunicorn's whole process group, as a terminal's Ctrl-C does."""
+        `group`: send it to gunicorn's whole process group, as a terminal's Ctrl+C does."""
         self.workers()
         if self.process.poll() is None:
-            os.killpg(self.pid, sig) if group else self.send(sig)
+            if group:
+                os.killpg(self.pid, sig)
+            else:
+                self.send(sig)
         self.process.wait(timeout=timeout)
         self.wait_for_exit(self._seen_workers, timeout)
 
