@@ -4,6 +4,7 @@ waits, processes, requests held in flight, the `Server` class, editing
 fixtures.
 """
 
+import json
 import os
 import re
 import shutil
@@ -49,6 +50,15 @@ def copy_example(directory):
     shutil.copytree(ROOT / "example_app", directory / "example_app")
     shutil.copy(ROOT / ".coveragerc", directory / ".coveragerc")
     shutil.copy(HOOK_FILE, directory / "gunicorn.conf.py")
+
+
+def copy_docs_example(name, directory):
+    """docs/examples/<name> (a project a page measures) in `directory`, with
+    the hook file as ./gunicorn.conf.py, as the page has the reader put it."""
+    shutil.copytree(ROOT / "docs" / "examples" / name, directory,
+                    ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3"))
+    shutil.copy(HOOK_FILE, directory / "gunicorn.conf.py")
+    return directory
 
 
 def copy_test_apps(directory):
@@ -279,6 +289,15 @@ class Server:
             cwd=self.directory, capture_output=True, text=True, timeout=60,
         )
         return done.stdout + done.stderr
+
+    def coverage_json(self, *args, env=None):
+        """`coverage json` of the data files, kept: its "files", each file's lines
+        and functions. `env` replaces the environment."""
+        done = subprocess.run(
+            [sys.executable, "-m", "coverage", "json", "--keep-combined", "--quiet", "-o", "-", *args],
+            cwd=self.directory, env=env, capture_output=True, text=True, timeout=60, check=True,
+        )
+        return json.loads(done.stdout)["files"]
 
     def report(self, *args, file="example_app/lib.py"):
         """`coverage report --show-missing` for `file`, keeping the data files.

@@ -6,7 +6,6 @@ Each test serves docs/examples/django (its database migrated, as the page does)
 with the hook file, requests / and reads the data as `coverage json` gives it.
 """
 
-import json
 import os
 import shutil
 import signal
@@ -21,18 +20,13 @@ from expected import (
     DJANGO_RUN_BY_THE_REQUEST, DJANGO_TEMPLATE, DJANGO_TEMPLATE_AFTER_GET, DJANGO_TEMPLATE_UNMEASURED,
     DJANGO_VIEW, DJANGO_VIEW_AFTER_GET, PLUGIN_DISABLED, PYTHON, Lines,
 )
-from helpers import HOOK_FILE, ROOT, cores_logged, replace_in_coveragerc
-
-PROJECT = ROOT / "docs" / "examples" / "django"
-
+from helpers import HOOK_FILE, copy_docs_example, cores_logged, replace_in_coveragerc
 
 @pytest.fixture
 def project(tmp_path):
     """A copy of the Django project, its database migrated, the hook file as
     ./gunicorn.conf.py."""
-    directory = tmp_path / "django"
-    shutil.copytree(PROJECT, directory, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3"))
-    shutil.copy(HOOK_FILE, directory / "gunicorn.conf.py")
+    directory = copy_docs_example("django", tmp_path / "django")
     subprocess.run([sys.executable, "manage.py", "migrate"], cwd=directory, check=True,
                    capture_output=True, timeout=60)
     return directory
@@ -52,14 +46,9 @@ def serve(start, project):
 
 
 def measured(server, *args, env=None):
-    """{file: Lines} from `coverage json` in the server's directory (it
-    combines and keeps the data files); `env` replaces the environment."""
-    done = subprocess.run(
-        [sys.executable, "-m", "coverage", "json", "--quiet", "--keep", "-o", "-", *args],
-        cwd=server.directory, env=env, capture_output=True, text=True, timeout=60, check=True,
-    )
-    files = json.loads(done.stdout)["files"]
-    return {path: Lines(data["executed_lines"], data["missing_lines"]) for path, data in files.items()}
+    """{file: Lines} from `coverage json`; `env` replaces the environment."""
+    return {path: Lines(data["executed_lines"], data["missing_lines"])
+            for path, data in server.coverage_json(*args, env=env).items()}
 
 
 def test_the_hook_file_measures_the_view_and_the_template(serve):

@@ -7,8 +7,6 @@ async endpoint and of its lifespan, line by line from ``coverage json``; what
 same numbers under gunicorn's own asgi worker class.
 """
 
-import json
-import shutil
 import signal
 
 import pytest
@@ -17,22 +15,18 @@ from expected import (
     FASTAPI_APP, FASTAPI_ITEM, FASTAPI_NO_CONTEXTS, FASTAPI_PRELOADED, FASTAPI_REQUESTS, FASTAPI_STOPPED,
     FASTAPI_STOPS, FASTAPI_WORKER_CLASS, LIFESPAN_SHUTDOWN, LIFESPAN_STARTUP, WORKER_CLASSES, Lines,
 )
-from helpers import HOOK_FILE, ROOT, wait_until
+from helpers import copy_docs_example, wait_until
 
 pytest.importorskip("fastapi", reason="needs docs/examples/fastapi/requirements.txt")
 pytest.importorskip("uvicorn_worker", reason="needs docs/examples/fastapi/requirements.txt")
 
-EXAMPLE = ROOT / "docs" / "examples" / "fastapi"
 MAIN = "shop/main.py"
 
 
 @pytest.fixture
 def shop(tmp_path):
     """The example as a reader has it after the page's first steps."""
-    directory = tmp_path / "fastapi"
-    shutil.copytree(EXAMPLE, directory, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(HOOK_FILE, directory / "gunicorn.conf.py")
-    return directory
+    return copy_docs_example("fastapi", tmp_path / "fastapi")
 
 
 @pytest.fixture
@@ -60,11 +54,9 @@ def shop_at(server):
 
 
 def functions(server, file=MAIN):
-    """`coverage json`'s lines of each function of `file`, keeping the data files."""
-    server.coverage("json", "--keep-combined", "-q")
-    report = json.loads((server.directory / "coverage.json").read_text())["files"][file]
+    """`coverage json`'s lines of each function of `file`."""
     return {name: Lines(lines["executed_lines"], lines["missing_lines"])
-            for name, lines in report["functions"].items()}
+            for name, lines in server.coverage_json()[file]["functions"].items()}
 
 
 @pytest.mark.parametrize("event", FASTAPI_STOPS)
