@@ -596,3 +596,34 @@ FASTAPI_NO_CONTEXTS = (
     "Reason: GUNICORN_COVERAGE_CONTEXT_HEADER needs sync workers, which serve one request at a"
     f" time, not --worker-class {FASTAPI_WORKER_CLASS}"
 )
+
+
+# --- One report for the whole test run (docs/contexts.rst) ------------------
+# The two tests of docs/examples/contexts, run with pytest-cov (--cov-context=test)
+# against two workers with the hook file. pytest-cov names a test's lines
+# "<node id>|run"; the tests' fixtures send that name to the server.
+FOO = "test_app.py::test_foo|run"
+BAR = "test_app.py::test_bar|run"
+# The contexts of each line that ran, as `coverage json --show-contexts` lists
+# them; for app.py, only its views' lines (the rest ran at import, under "").
+# The tests' own side: test_foo calls lib.foo() itself; nothing here imports app.py.
+TESTS_SIDE = {
+    "example_app/lib.py": {"1": [""], "2": [FOO], "3": [""]},
+    "example_app/app.py": {},
+}
+# The workers' side: /foo under test_foo, /bar under test_bar.
+SERVER_SIDE = {
+    "example_app/lib.py": {"1": [""], "2": [FOO], "3": [""], "4": [BAR]},
+    "example_app/app.py": {"10": [FOO], "15": [BAR]},
+}
+# Both, combined: the tests' side ran nothing that the workers did not run under
+# the same name, so each line keeps one context.
+BOTH_SIDES = {
+    "example_app/lib.py": {"1": [""], "2": [FOO], "3": [""], "4": [BAR]},
+    "example_app/app.py": {"10": [FOO], "15": [BAR]},
+}
+# The page's reports of app.py and lib.py: pytest-cov's data alone, then with
+# the workers' files combined, then only what test_foo ran (--contexts=test_foo).
+APP_NOT_RUN = Report(15, 15, "0%", "1-25")
+APP_AFTER_FOO_AND_BAR = Report(15, 2, "87%", "20, 25")  # /hello and /orders did not run.
+APP_FOO_LINE_ONLY = Report(15, 14, "7%", "1-9, 13-25")  # Only line 10, the /foo view's.

@@ -1,34 +1,51 @@
-"""Per-request contexts (docs/contexts.rst): which test ran each server line.
+"""Per-request contexts (docs/contexts.rst): which test ran each line, in the
+tests and in the server.
 
 With GUNICORN_COVERAGE_CONTEXT_HEADER set, the hook file records what each
 request runs under the value of that request header, as coverage's dynamic
-context. The client side, the pytest recipe in docs/examples/contexts/, runs
-where contexts.rst types it (test_docs_transcripts.py); these tests send its
-headers with curl.
+context. The recipe of docs/examples/contexts runs its tests with pytest-cov,
+whose name for each test the fixtures send: the first tests below run it and
+check one report of both sides, and what they rely on in pytest-cov 7.1.0;
+contexts.rst types it too (test_docs_transcripts.py). The others send headers
+with curl.
 """
 
 import importlib.util
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 
-from expected import LIB_FOO_LINE_ONLY
-from helpers import SYSMON, SYSMON_BRANCHES, add_to_coveragerc, copy_example
+from expected import (
+    APP_AFTER_FOO_AND_BAR, APP_FOO_LINE_ONLY, APP_NOT_RUN, BAR, BOTH_SIDES, CORE, FOO,
+    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_FOO_LINE_ONLY, SERVER_SIDE, TESTS_SIDE, Report,
+)
+from helpers import HOOK_FILE, ROOT, SYSMON, SYSMON_BRANCHES, add_to_coveragerc, copy_example
 
 HEADER = {"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Coverage-Context"}
 
 
 def lib_contexts(server):
-    """`coverage json --show-contexts`: for each line of lib.py, the contexts that ran it."""
-    out = server.coverage("json", "--show-contexts")
-    assert "Wrote JSON report to coverage.json" in out, out + server.log()
-    report = json.loads((server.directory / "coverage.json").read_text())
-    return report["files"]["example_app/lib.py"]["contexts"]
+    """For each line of lib.py that ran, the contexts that ran it."""
+    return coverage_json(server.directory)["example_app/lib.py"]["contexts"]
+
+
+def coverage_json(directory, data_file=".coverage"):
+    """`coverage json --show-contexts` of `data_file` (and its .coverage.* files, kept)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "coverage", "json", "--show-contexts", "--keep-combined",
+         "-q", "-o", "-"],
+        cwd=directory, env=environment(COVERAGE_FILE=data_file),
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    return json.loads(done.stdout)["files"]
 
 
 def environment(**variables):
@@ -37,27 +54,190 @@ def environment(**variables):
     return {**kept, **variables}
 
 
-def test_each_line_lists_the_tests_that_ran_it(start):
-    """The requests of the docs' two example tests, with the headers their
-    fixtures send (contexts.rst types the pytest run itself)."""
-    server = start(env=HEADER)
-    assert server.curl("/foo", "--header", "X-Coverage-Context: test_app.py::test_foo") == "42"
-    assert server.curl("/bar", "--header", "X-Coverage-Context: test_app.py::test_bar") == "43"
-    server.stop()
+def contexts(files):
+    """Each file's contexts by line, from `coverage json --show-contexts`; for app.py
+    only the lines that ran under a test's name (the rest ran at import, under "")."""
+    lib = files["example_app/lib.py"]["contexts"]
+    app = {line: names for line, names in files["example_app/app.py"]["contexts"].items()
+           if names != [""]}
+    return {"example_app/lib.py": lib, "example_app/app.py": app}
 
-    assert lib_contexts(server) == {
-        "1": [""],
-        "2": ["test_app.py::test_foo"],  # curl
-        "3": [""],
-        "4": ["test_app.py::test_bar"],  # urllib
+
+def copy_the_suite(example):
+    """docs/examples/contexts, and the hook file where its fixture takes it from,
+    in the example project, as a reader has them in a clone."""
+    shutil.copytree(ROOT / "docs" / "examples" / "contexts", example / "docs" / "examples" / "contexts")
+    (example / "hooks").mkdir()
+    shutil.copy(HOOK_FILE, example / "hooks" / "gunicorn.conf.py")
+
+
+def run_pytest_cov(directory, *args, env=None):
+    """pytest with pytest-cov, as contexts.rst runs it: --cov-context=test, no report."""
+    environ = environment(**(env or {}))
+    if not env or "APP_URL" not in env:
+        environ.pop("APP_URL", None)  # The suite's fixture starts a server itself.
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "--cov=example_app", "--cov-context=test", "--cov-report=", *args],
+        cwd=directory, env=environ, capture_output=True, text=True, timeout=90,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def report(directory, *args, file):
+    """`coverage report --show-missing` of `file` in `directory`, as the page runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "coverage", "report", "--show-missing", *args, file],
+        cwd=directory, env=environment(), capture_output=True, text=True, timeout=30,
+    )
+    return Report.parse(done.stdout, file)
+
+
+def test_one_pytest_run_gives_one_report_of_both_sides(example):
+    """contexts.rst's recipe: the suite's fixture starts the server with the hook
+    file and stops it after the last test; pytest-cov combines both sides."""
+    copy_the_suite(example)
+    run_pytest_cov(example, "--basetemp", str(example / "pytest-tmp"), "docs/examples/contexts",
+                   env={"COVERAGE_CORE": "ctrace", "GUNICORN_CMD_ARGS": "--log-level debug"})
+
+    assert list(example.glob(".coverage.*")) == []  # pytest-cov combined the workers' files.
+    # The workers measured with the hook file's core, not the tests' ctrace.
+    server_log = (example / "pytest-tmp" / "server0" / "gunicorn.log").read_text()
+    assert server_log.count(f"coverage: measuring with the {CORE.hook_file} core") == 2, server_log
+    assert contexts(coverage_json(example)) == BOTH_SIDES
+    assert report(example, file="example_app/lib.py") == LIB_AFTER_FOO_AND_BAR
+    assert report(example, file="example_app/app.py") == APP_AFTER_FOO_AND_BAR
+    assert report(example, "--contexts=test_foo", file="example_app/lib.py") == LIB_FOO_LINE_ONLY
+    assert report(example, "--contexts=test_foo", file="example_app/app.py") == APP_FOO_LINE_ONLY
+
+    html = subprocess.run(
+        [sys.executable, "-m", "coverage", "html", "--show-contexts"], cwd=example,
+        env=environment(), capture_output=True, text=True, timeout=30, check=True,
+    )
+    assert "Wrote HTML report to htmlcov/index.html" in html.stdout + html.stderr
+    (page,) = (example / "htmlcov").glob("*lib_py.html")
+    assert what_the_html_page_shows(page.read_text()) == {
+        "1": ("(empty)", []), "2": ("1 ctx", [FOO]), "3": ("(empty)", []), "4": ("1 ctx", [BAR]),
     }
-    assert server.report("--contexts=test_foo") == LIB_FOO_LINE_ONLY
-    assert "Wrote HTML report to htmlcov/index.html" in server.coverage("html", "--show-contexts")
-    (page,) = (server.directory / "htmlcov").glob("*lib_py.html")
-    html = page.read_text()
-    assert "test_app.py::test_foo" in html and "test_app.py::test_bar" in html
-    labels = re.findall(r'<label for="ctxs(\d)" class="ctx">([^<]*)</label>', html)
-    assert labels == [("1", "(empty)"), ("2", "1 ctx"), ("3", "(empty)"), ("4", "1 ctx")]
+
+
+def what_the_html_page_shows(html):
+    """For each line of a page of `coverage html --show-contexts`: its label, and
+    the names that a click on it opens, decoded as coverage's JavaScript does
+    (coverage.expand_contexts: a digit, the key width, then the keys)."""
+    names = json.loads(re.search(r"contexts = (\{.*?\})\s*</script>", html, re.S)[1])
+    shown = {}
+    for line, label, keys in re.findall(
+        r'<label for="ctxs(\d+)" class="ctx">([^<]*)</label></span>'
+        r'(?:<span class="ctxs">(\w+)</span>)?', html,
+    ):
+        width = int(keys[0]) if keys else 1
+        shown[line] = (label, [names[keys[i:i + width]] for i in range(1, len(keys), width)])
+    return shown
+
+
+def test_a_server_apart_writes_its_files_elsewhere_to_combine_after(start, example):
+    """contexts.rst, "A server that runs apart from the tests": its workers'
+    files in a directory of their own; after the server stops, one combine."""
+    copy_the_suite(example)
+    server = start(env={**HEADER, "COVERAGE_FILE": "server-coverage/.coverage"})
+    run_pytest_cov(example, "docs/examples/contexts",
+                   env={"APP_URL": server.url, "COVERAGE_CORE": "ctrace"})
+
+    assert not (example / "server-coverage").exists()  # The workers wrote nothing yet.
+    assert contexts(coverage_json(example)) == TESTS_SIDE
+    assert report(example, file="example_app/lib.py") == LIB_AFTER_FOO
+    assert report(example, file="example_app/app.py") == APP_NOT_RUN
+
+    server.stop()
+    assert contexts(coverage_json(example, "server-coverage/.coverage")) == SERVER_SIDE
+    assert "Combined 2 files" in server.coverage("combine", "--append", "server-coverage")
+    assert contexts(coverage_json(example)) == BOTH_SIDES
+    assert report(example, file="example_app/lib.py") == LIB_AFTER_FOO_AND_BAR
+    assert report(example, file="example_app/app.py") == APP_AFTER_FOO_AND_BAR
+
+
+def test_pytest_cov_deletes_the_files_of_a_server_apart_beside_it(start, example, tmp_path):
+    """Why a server apart needs a directory of its own (pytest-cov 7.1.0): its
+    workers' files beside .coverage come after pytest-cov combined, and the next
+    pytest run deletes them as it starts."""
+    copy_the_suite(example)
+    first = start(env=HEADER)
+    run_pytest_cov(example, "docs/examples/contexts",
+                   env={"APP_URL": first.url, "COVERAGE_CORE": "ctrace"})
+    first.stop()
+    left = set(first.data_files())
+    assert len(left) == 2
+    assert measured_in_coverage_file(example) == TESTS_SIDE_FILES  # Not the server's app.py.
+
+    second_directory = tmp_path / "second"  # Another server, the same project's tests.
+    second_directory.mkdir()
+    copy_example(second_directory)
+    second = start(env=HEADER, directory=second_directory)
+    run_pytest_cov(example, "docs/examples/contexts",
+                   env={"APP_URL": second.url, "COVERAGE_CORE": "ctrace"})
+    assert set(first.data_files()) == set()  # Deleted, never combined:
+    assert measured_in_coverage_file(example) == TESTS_SIDE_FILES
+
+
+# The files of the package that ran in the test process: it imports lib.py only.
+TESTS_SIDE_FILES = {"example_app/__init__.py", "example_app/lib.py"}
+
+MEASURED_FILES = """
+import coverage
+data = coverage.CoverageData()  # .coverage itself: no .coverage.* file combined in.
+data.read()
+print("\\n".join(path for path in data.measured_files() if data.lines(path)))
+"""
+
+
+def measured_in_coverage_file(directory):
+    """The files of which .coverage holds lines that ran, relative to `directory`."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED_FILES], cwd=directory, env=environment(),
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    return {Path(path).relative_to(directory).as_posix() for path in done.stdout.split()}
+
+
+def test_the_recipe_is_proven_with_the_pytest_cov_that_tox_pins():
+    """The tests above run the pytest-cov that tox installs, the one that
+    contexts.rst has readers install and the reference names."""
+    tox = dict(re.findall(r"^    (pytest|pytest-cov)==(\S+)$", (ROOT / "tox.ini").read_text(), re.M))
+    assert metadata.version("pytest-cov") == tox["pytest-cov"]
+    assert metadata.version("pytest") == tox["pytest"]
+    page = (ROOT / "docs" / "contexts.rst").read_text()
+    assert f"pip install pytest=={tox['pytest']} pytest-cov=={tox['pytest-cov']}" in page
+    reference = " ".join((ROOT / "docs" / "reference.rst").read_text().split())
+    assert f"pytest {tox['pytest']} and pytest-cov {tox['pytest-cov']}" in reference
+
+
+TWO_TESTS_OF_ONE_LINE = """
+from example_app import lib
+
+def test_one():
+    assert lib.foo() == 42
+
+def test_two():
+    assert lib.foo() == 42
+"""
+
+
+@pytest.mark.parametrize("core", ["", "ctrace"], ids=["coverages-default", "ctrace"])
+def test_pytest_cov_records_every_test_with_ctrace(example, core):
+    """Why contexts.rst runs pytest with COVERAGE_CORE=ctrace: pytest-cov switches
+    contexts through coverage's API, which the sysmon core, coverage's default on
+    Python 3.14 and newer, does not follow (pytest-cov #755)."""
+    (example / "test_two.py").write_text(TWO_TESTS_OF_ONE_LINE)
+    out = run_pytest_cov(example, "test_two.py", env={"COVERAGE_CORE": core})
+    line_2 = sorted(coverage_json(example)["example_app/lib.py"]["contexts"]["2"])
+    if core == "" and CORE.coverages_own == "sysmon":
+        assert line_2 == ["test_two.py::test_one|run"]  # test_two's run is lost,
+        assert "(no-sysmon-context)" in out, out  # and coverage warns once.
+    else:
+        assert line_2 == ["test_two.py::test_one|run", "test_two.py::test_two|run"]
+        assert "CoverageWarning" not in out, out
 
 
 def test_the_html_report_run_again_shows_the_contexts_of_now(start, example):
@@ -118,10 +298,10 @@ def test_snapshots_keep_each_requests_context(start):
 def test_a_static_context_comes_first(start, example):
     add_to_coveragerc(example, "context = ci")
     server = start(env=HEADER, workers=1)
-    server.curl("/foo", "--header", "X-Coverage-Context: test_app.py::test_foo")
+    server.curl("/foo", "--header", f"X-Coverage-Context: {FOO}")
     server.stop()
     assert lib_contexts(server) == {
-        "1": ["ci"], "2": ["ci|test_app.py::test_foo"], "3": ["ci"],
+        "1": ["ci"], "2": [f"ci|{FOO}"], "3": ["ci"],
     }
 
 
@@ -215,11 +395,9 @@ def test_sysmon_asked_for_records_contexts(start, example, asked_by):
 
 
 def full_report(server):
-    """`coverage json --show-contexts` of every file (it combines the data files
-    first), each line's contexts sorted: the report lists them in the order it met them."""
-    out = server.coverage("json", "--show-contexts")
-    assert "Wrote JSON report to coverage.json" in out, out + server.log()
-    report = json.loads((server.directory / "coverage.json").read_text())["files"]
+    """`coverage json --show-contexts` of every file, each line's contexts
+    sorted: the report lists them in the order it met them."""
+    report = coverage_json(server.directory)
     for part in _parts_with_contexts(report):
         part["contexts"] = {line: sorted(names) for line, names in part["contexts"].items()}
     return report
