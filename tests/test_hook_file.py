@@ -11,9 +11,11 @@ a SIGHUP handler in place, so that it starts nothing: coverage never traces
 pytest, and a test that needs a Coverage object makes one, or a stand-in.
 """
 
+import contextlib
 import functools
 import importlib.util
 import inspect
+import os
 import signal
 import sys
 import threading
@@ -448,3 +450,42 @@ def test_a_worker_told_to_stop_writes_its_snapshot_at_once(load):
     turns.request_starts()
     turns.stopping = True  # As the TERM handler does.
     assert snapshot_in_a_thread(turns).wait(1)
+
+
+def test_the_snapshot_thread_runs_untraced(load):
+    """The snapshot thread runs only coverage's own code, so it turns off the
+    trace function that the ctrace core gives every new thread: traced, it
+    sometimes spun without ending a snapshot while a request waited for it
+    (Python 3.11, under load with snapshots every second: the worker hung on
+    TERM until gunicorn killed it)."""
+    hooks = load()
+    traced_by = []
+
+    class Written(Exception):
+        pass
+
+    def save(log):  # The thread writes a snapshot: which trace function runs then?
+        traced_by.append(sys.gettrace())
+        raise Written  # Ends the thread's loop.
+
+    def snapshot_thread():
+        with contextlib.suppress(Written):
+            hooks._write_snapshots(None)
+
+    hooks._save, hooks._turns = save, hooks._Turns()
+    hooks._wakeup_read, wakeup_write = os.pipe()
+    os.write(wakeup_write, b"!")  # As the USR1 handler does.
+
+    def tracer(frame, event, arg):
+        return tracer
+
+    threading.settrace(tracer)  # As coverage's ctrace core does for every new thread.
+    try:
+        thread = threading.Thread(target=snapshot_thread)
+        thread.start()
+        thread.join(10)
+    finally:
+        threading.settrace(None)
+        os.close(hooks._wakeup_read)
+        os.close(wakeup_write)
+    assert traced_by == [None]
