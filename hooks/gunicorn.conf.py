@@ -512,7 +512,8 @@ def _start_snapshots(worker):
         # not broken off, by these signals.
         signal.siginterrupt(sig, False)
     threading.Thread(
-        target=_write_snapshots, args=(worker.log,), name="coverage-snapshots", daemon=True
+        target=_write_snapshots, args=(worker.log, threading.get_native_id()),
+        name="coverage-snapshots", daemon=True,
     ).start()
     worker.log.info("coverage: measuring this worker")
 
@@ -528,14 +529,17 @@ def _ask_for_a_snapshot():
         os.write(_wakeup_write, b"!")
 
 
-def _write_snapshots(log):
+def _write_snapshots(log, requests_thread):
     """The snapshot thread: save on each USR1, and every SNAPSHOT_SECONDS if set."""
     # Not traced: this thread runs only coverage's own code, which coverage does
     # not measure. Traced by the ctrace core, it sometimes spun without ending
     # a snapshot while a request waited for it: seen on Python 3.11 under load,
     # with snapshots every second, a worker then hung on TERM until gunicorn
-    # killed it, and its data since the last snapshot was lost.
-    sys.settrace(None)
+    # killed it, and its data since the last snapshot was lost. (Where gevent
+    # or eventlet made threads greenlets, this one runs in the requests' system
+    # thread, and untracing it would untrace them.)
+    if threading.get_native_id() != requests_thread:
+        sys.settrace(None)
     while True:
         woken, _, _ = select.select([_wakeup_read], [], [], SNAPSHOT_SECONDS)
         if woken:
