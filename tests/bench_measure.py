@@ -114,8 +114,9 @@ def configurations():
 
 
 def context_value(n, every):
-    """The context header's value on the n-th request (from 0)."""
-    return f"test_{n // every if every else 0}"
+    """The context header's value on the n-th request (from 0): pytest-cov's
+    name for the run phase of a test, as the recipe of docs/contexts.rst sends it."""
+    return f"test_app.py::test_{n // every if every else 0}|run"
 
 
 # The same values as context_value, from wrk's request() (LuaJIT's Lua 5.1).
@@ -126,7 +127,7 @@ function request()
   local test = 0
   if every > 0 then test = math.floor(sent / every) end
   sent = sent + 1
-  wrk.headers["{CONTEXT_HEADER}"] = "test_" .. test
+  wrk.headers["{CONTEXT_HEADER}"] = "test_app.py::test_" .. test .. "|run"
   return wrk.format()
 end
 """
