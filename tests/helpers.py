@@ -183,6 +183,27 @@ def no_data_file_within(server, seconds):
     return False
 
 
+def coverage_json(directory, *args, env=None):
+    """`coverage json` of the data files in `directory`, kept: its "files", each
+    file's lines and functions. `env` replaces the environment."""
+    done = subprocess.run(
+        [sys.executable, "-m", "coverage", "json", "--keep-combined", "--quiet", "-o", "-", *args],
+        cwd=directory, env=env, capture_output=True, text=True, timeout=60, check=True,
+    )
+    return json.loads(done.stdout)["files"]
+
+
+def report(directory, *args, file="example_app/lib.py"):
+    """`coverage report --show-missing` for `file` in `directory`, keeping the
+    data files. Returns a Report: statements, missed, cover ("75%") and missing ("4").
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "coverage", "report", "--keep-combined", "--show-missing", *args, file],
+        cwd=directory, capture_output=True, text=True, timeout=60,
+    )
+    return Report.parse(done.stdout + done.stderr, file)
+
+
 class Server:
     """A gunicorn master with its workers, started by conftest's `launch` fixture.
 
@@ -291,21 +312,10 @@ class Server:
         return done.stdout + done.stderr
 
     def coverage_json(self, *args, env=None):
-        """`coverage json` of the data files, kept: its "files", each file's lines
-        and functions. `env` replaces the environment."""
-        done = subprocess.run(
-            [sys.executable, "-m", "coverage", "json", "--keep-combined", "--quiet", "-o", "-", *args],
-            cwd=self.directory, env=env, capture_output=True, text=True, timeout=60, check=True,
-        )
-        return json.loads(done.stdout)["files"]
+        return coverage_json(self.directory, *args, env=env)
 
     def report(self, *args, file="example_app/lib.py"):
-        """`coverage report --show-missing` for `file`, keeping the data files.
-
-        Returns a Report: statements, missed, cover ("75%") and missing ("4").
-        """
-        out = self.coverage("report", "--keep-combined", "--show-missing", *args, file)
-        return Report.parse(out, file)
+        return report(self.directory, *args, file=file)
 
     def stop(self, sig=signal.SIGTERM, timeout=30, group=False):
         """Stop the master with `sig` and wait until it and its workers are gone.

@@ -25,27 +25,18 @@ import pytest
 
 from expected import (
     APP_AFTER_FOO_AND_BAR, APP_FOO_LINE_ONLY, APP_NOT_RUN, BAR, BOTH_SIDES, CORE, FOO,
-    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_FOO_LINE_ONLY, SERVER_SIDE, TESTS_SIDE, Report,
+    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_FOO_LINE_ONLY, SERVER_SIDE, TESTS_SIDE,
 )
-from helpers import HOOK_FILE, ROOT, SYSMON, SYSMON_BRANCHES, add_to_coveragerc, copy_example
+from helpers import (
+    HOOK_FILE, ROOT, SYSMON, SYSMON_BRANCHES, add_to_coveragerc, copy_example, coverage_json, report,
+)
 
 HEADER = {"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Coverage-Context"}
 
 
 def lib_contexts(server):
     """For each line of lib.py that ran, the contexts that ran it."""
-    return coverage_json(server.directory)["example_app/lib.py"]["contexts"]
-
-
-def coverage_json(directory, data_file=".coverage"):
-    """`coverage json --show-contexts` of `data_file` (and its .coverage.* files, kept)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "coverage", "json", "--show-contexts", "--keep-combined",
-         "-q", "-o", "-"],
-        cwd=directory, env=environment(COVERAGE_FILE=data_file),
-        capture_output=True, text=True, timeout=30, check=True,
-    )
-    return json.loads(done.stdout)["files"]
+    return server.coverage_json("--show-contexts")["example_app/lib.py"]["contexts"]
 
 
 def environment(**variables):
@@ -73,9 +64,9 @@ def copy_the_suite(example):
 
 def run_pytest_cov(directory, *args, env=None):
     """pytest with pytest-cov, as contexts.rst runs it: --cov-context=test, no report."""
-    environ = environment(**(env or {}))
-    if not env or "APP_URL" not in env:
-        environ.pop("APP_URL", None)  # The suite's fixture starts a server itself.
+    # Without APP_URL the suite's fixture starts a server itself.
+    environ = {key: value for key, value in environment().items() if key != "APP_URL"}
+    environ.update(env or {})
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          "--cov=example_app", "--cov-context=test", "--cov-report=", *args],
@@ -83,15 +74,6 @@ def run_pytest_cov(directory, *args, env=None):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
-
-
-def report(directory, *args, file):
-    """`coverage report --show-missing` of `file` in `directory`, as the page runs it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "coverage", "report", "--show-missing", *args, file],
-        cwd=directory, env=environment(), capture_output=True, text=True, timeout=30,
-    )
-    return Report.parse(done.stdout, file)
 
 
 def test_one_pytest_run_gives_one_report_of_both_sides(example):
@@ -105,7 +87,7 @@ def test_one_pytest_run_gives_one_report_of_both_sides(example):
     # The workers measured with the hook file's core, not the tests' ctrace.
     server_log = (example / "pytest-tmp" / "server0" / "gunicorn.log").read_text()
     assert server_log.count(f"coverage: measuring with the {CORE.hook_file} core") == 2, server_log
-    assert contexts(coverage_json(example)) == BOTH_SIDES
+    assert contexts(coverage_json(example, "--show-contexts")) == BOTH_SIDES
     assert report(example, file="example_app/lib.py") == LIB_AFTER_FOO_AND_BAR
     assert report(example, file="example_app/app.py") == APP_AFTER_FOO_AND_BAR
     assert report(example, "--contexts=test_foo", file="example_app/lib.py") == LIB_FOO_LINE_ONLY
@@ -146,14 +128,15 @@ def test_a_server_apart_writes_its_files_elsewhere_to_combine_after(start, examp
                    env={"APP_URL": server.url, "COVERAGE_CORE": "ctrace"})
 
     assert not (example / "server-coverage").exists()  # The workers wrote nothing yet.
-    assert contexts(coverage_json(example)) == TESTS_SIDE
+    assert contexts(coverage_json(example, "--show-contexts")) == TESTS_SIDE
     assert report(example, file="example_app/lib.py") == LIB_AFTER_FOO
     assert report(example, file="example_app/app.py") == APP_NOT_RUN
 
     server.stop()
-    assert contexts(coverage_json(example, "server-coverage/.coverage")) == SERVER_SIDE
+    server_side = coverage_json(example, "--show-contexts", "--data-file=server-coverage/.coverage")
+    assert contexts(server_side) == SERVER_SIDE
     assert "Combined 2 files" in server.coverage("combine", "--append", "server-coverage")
-    assert contexts(coverage_json(example)) == BOTH_SIDES
+    assert contexts(coverage_json(example, "--show-contexts")) == BOTH_SIDES
     assert report(example, file="example_app/lib.py") == LIB_AFTER_FOO_AND_BAR
     assert report(example, file="example_app/app.py") == APP_AFTER_FOO_AND_BAR
 
@@ -233,7 +216,7 @@ def test_pytest_cov_records_every_test_with_ctrace(example, core):
     Python 3.14 and newer, does not follow (pytest-cov #755)."""
     (example / "test_two.py").write_text(TWO_TESTS_OF_ONE_LINE)
     out = run_pytest_cov(example, "test_two.py", env={"COVERAGE_CORE": core})
-    line_2 = sorted(coverage_json(example)["example_app/lib.py"]["contexts"]["2"])
+    line_2 = sorted(coverage_json(example, "--show-contexts")["example_app/lib.py"]["contexts"]["2"])
     if core == "" and CORE.coverages_own == "sysmon":
         assert line_2 == ["test_two.py::test_one|run"]  # test_two's run is lost,
         assert "(no-sysmon-context)" in out, out  # and coverage warns once.
@@ -399,15 +382,15 @@ def test_sysmon_asked_for_records_contexts(start, example, asked_by):
 def full_report(server):
     """`coverage json --show-contexts` of every file, each line's contexts
     sorted: the report lists them in the order it met them."""
-    report = coverage_json(server.directory)
-    for part in _parts_with_contexts(report):
+    files = server.coverage_json("--show-contexts")
+    for part in _parts_with_contexts(files):
         part["contexts"] = {line: sorted(names) for line, names in part["contexts"].items()}
-    return report
+    return files
 
 
-def _parts_with_contexts(report):
+def _parts_with_contexts(files):
     """Each file of a JSON report, and each function and class in it."""
-    for file in report.values():
+    for file in files.values():
         yield file
         for kind in ("functions", "classes"):
             yield from file.get(kind, {}).values()

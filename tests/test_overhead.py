@@ -35,15 +35,15 @@ FIGURES = {stem: overhead_tables.load(stem) for stem in STEMS}
 
 # --- the conclusions -----------------------------------------------------------
 # Each figure the conclusions quote, as the page states it.
-SYSMON_KEPT_AT_LEAST = 0.9  # Of the no-coverage server's requests, on both routes.
+SYSMON_KEPT_AT_LEAST = 0.85  # Of the no-coverage server's requests, on both routes.
 CTRACE_KEPT_AT_MOST = 0.7  # ... on /orders.
 PYTRACE_KEPT_AT_MOST = 0.2  # ... on /orders.
-ADDED_KEPT_AT_LEAST = 0.85  # Hook file vs bare recipe, snapshots vs none.
+ADDED_KEPT_AT_LEAST = 0.8  # Hook file vs bare recipe, snapshots vs none.
 SYSMON_OVER_A_CTRACE_RECIPE_AT_LEAST = 1.2
 CONTEXT_PER_TEST_KEPT_AT_LEAST = 0.75
-CONTEXT_PER_REQUEST_KEPT_AT_MOST = 0.7  # Of the same value on every request, on /foo.
-SYSMON_OVER_CTRACE_WITH_CONTEXTS_AT_LEAST = 1.4  # On /orders.
-SNAPSHOT_MS_UNDER = 50
+CONTEXT_PER_REQUEST_KEPT_AT_MOST = 0.7  # Of a new value every 10 requests, on /foo.
+SYSMON_OVER_CTRACE_WITH_CONTEXTS_AT_LEAST = 1.3  # On /orders.
+SNAPSHOT_MS_UNDER = 100
 HUP_SECONDS_UNDER = 0.5
 REPORT_SECONDS_UNDER = 0.5
 MEMORY_MIB_UNDER = 10
@@ -113,7 +113,7 @@ def test_the_hook_file_serves_more_than_a_bare_recipe_left_to_ctrace():
 def test_per_request_contexts_one_value_per_test_not_one_per_request(stem):
     figures = FIGURES[stem]
     assert min(kept(figures, "contexts-10").values()) >= CONTEXT_PER_TEST_KEPT_AT_LEAST
-    per_request = kept(figures, "contexts-1", over="contexts-same")
+    per_request = kept(figures, "contexts-1", over="contexts-10")
     assert per_request["/foo"] <= CONTEXT_PER_REQUEST_KEPT_AT_MOST
     for name in ("contexts-same", "contexts-10", "contexts-1"):  # However often it changes.
         assert (core(figures, name), core(figures, f"{name}-ctrace")) == ("sysmon", "ctrace")
@@ -164,20 +164,21 @@ def test_the_conclusions_quote_only_figures_the_tests_check():
     assert numbers_in(conclusions) == {f"{n:g}" for n in checked} | named
 
 
-def test_the_page_says_which_coverage_measured_the_figures():
-    """The figures predate the pinned coverage: the page says so, with both versions."""
+def test_the_figures_measured_the_coverage_the_project_pins():
+    """Every Python's figures come from one coverage, the pinned one, as the page says:
+    when the pin moves, measure again."""
     page = " ".join(PAGE.read_text().split())
     (measured,) = {figures["versions"]["coverage"] for figures in FIGURES.values()}
     pinned = re.search(r"^coverage==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)[1]
-    assert re.search(r"The figures were measured with coverage (\S+),", page)[1] == measured
-    assert re.search(r"The project now pins coverage (\S+),", page)[1] == pinned
+    said = re.search(r"The figures were measured with coverage (\S+), the version the project pins", page)
+    assert said[1] == measured == pinned
 
 
 # --- the figures and the page -----------------------------------------------
 
 
-def test_the_page_shows_results_for_python_3_11_3_13_and_3_14():
-    assert STEMS == ["py311", "py313", "py314"]
+def test_the_page_shows_results_for_python_3_11_3_13_3_14_and_3_15():
+    assert STEMS == ["py311", "py313", "py314", "py315"]
     page = PAGE.read_text()
     # Each Python's tables (cog writes them) and chart (the plot directive).
     for shown in ("tables", "chart"):
@@ -226,7 +227,7 @@ def test_the_page_warns_when_the_hook_file_changed_since(tmp_path):
 
 def test_the_tox_commands_on_the_page_exist():
     commands = set(re.findall(r"tox -e ([\w-]+)", PAGE.read_text()))
-    assert commands == {"bench", "bench-py313", "bench-py311"}
+    assert commands == {"bench", "bench-py315", "bench-py313", "bench-py311"}
     section = re.search(r"^\[testenv:bench\{([^}]*)\}\]", (ROOT / "tox.ini").read_text(), re.M)
     assert section, "tox.ini has no [testenv:bench{...}] section"
     names = {"bench" + suffix for suffix in section[1].split(",")}
