@@ -12,6 +12,9 @@ from typing import NamedTuple
 
 PYTHON = sys.version_info[:2]  # The Python the tests run on.
 APP = "example_app.app:app"  # The example's WSGI app, as gunicorn names it.
+# gunicorn's exit status when it does not start: the hook file refused a
+# variable or a worker class, or coverage refused its settings.
+REFUSED_AT_START = 1
 
 
 class Report(NamedTuple):
@@ -315,6 +318,14 @@ WORKER_CLASS_SAVES = {
 }
 
 
+# gevent workers, two requests that take turns (tests/apps/left.py and right.py,
+# one request to each): each file's report when the numbers are right.
+GEVENT_TAKING_TURNS = {
+    "left.py": Report(9, 3, "67%", "11-13"),
+    "right.py": Report(9, 3, "67%", "5-7"),
+}
+
+
 # --- The four ways of measuring gunicorn (docs/alternatives.rst) ------------
 
 
@@ -455,6 +466,13 @@ def asyncio_waits(release):
         return False
     fixed_in = ASYNCIO_WAITS_UNTIL[release[:2]]
     return fixed_in is None or release < fixed_in
+
+
+# --- The CI job (docs/ci.rst, docs/examples/ci/ci.sh) ---------------------
+# Its exit status: coverage's when the total is below FAIL_UNDER, pytest's when
+# an integration test failed.
+CI_BELOW_THRESHOLD = 2
+CI_TESTS_FAILED = 1
 
 
 # --- Django (docs/django.rst) -----------------------------------------------

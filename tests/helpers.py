@@ -1,7 +1,7 @@
 """What the tests share that is not a fixture: paths, free ports, bounded
 waits, processes, requests held in flight, the `Server` class, editing
-.coveragerc and reading the coverage core in use. conftest.py holds the
-fixtures.
+.coveragerc, reading the coverage core in use, and pytest-cov runs with
+their contexts. conftest.py holds the fixtures.
 """
 
 import json
@@ -202,6 +202,35 @@ def report(directory, *args, file="example_app/lib.py"):
         cwd=directory, capture_output=True, text=True, timeout=60,
     )
     return Report.parse(done.stdout + done.stderr, file)
+
+
+def environment(**variables):
+    """This process's environment without pytest's own variables, plus `variables`."""
+    kept = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    return {**kept, **variables}
+
+
+def contexts(files):
+    """Each file's contexts by line, from `coverage json --show-contexts`; for app.py
+    only the lines that ran under a test's name (the rest ran at import, under "")."""
+    lib = files["example_app/lib.py"]["contexts"]
+    app = {line: names for line, names in files["example_app/app.py"]["contexts"].items()
+           if names != [""]}
+    return {"example_app/lib.py": lib, "example_app/app.py": app}
+
+
+def run_pytest_cov(directory, *args, env=None):
+    """pytest with pytest-cov, as contexts.rst runs it: --cov-context=test, no report."""
+    # Without APP_URL the suite's fixture starts a server itself.
+    environ = {key: value for key, value in environment().items() if key != "APP_URL"}
+    environ.update(env or {})
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "--cov=example_app", "--cov-context=test", "--cov-report=", *args],
+        cwd=directory, env=environ, capture_output=True, text=True, timeout=90,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
 
 
 class Server:

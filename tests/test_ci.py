@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from expected import CI_BELOW_THRESHOLD, CI_TESTS_FAILED
 from helpers import ROOT, copy_of_repository, free_port
 
 CI = ROOT / "docs" / "examples" / "ci"
@@ -72,7 +73,7 @@ def test_the_job_passes_and_keeps_the_html_report(project):
 
 def test_fail_under_above_the_total_fails_the_job(project):
     status, output = run_ci(project, FAIL_UNDER="69")
-    assert status == 2, output
+    assert status == CI_BELOW_THRESHOLD, output
     failure = "Coverage failure: total of 68 is less than fail-under=69"
     assert failure in output.splitlines()
     assert failure in PAGE.read_text()
@@ -84,7 +85,7 @@ def test_failing_integration_tests_fail_the_job_after_the_report(project):
     with open(tests / "test_app.py", "a") as f:
         f.write("\n\ndef test_bar_is_44():\n    assert get('/bar') == '44'\n")
     status, output = run_ci(project)
-    assert status == 1, output  # pytest's status: some tests failed.
+    assert status == CI_TESTS_FAILED, output
     assert "1 failed, 4 passed" in output
     assert "TOTAL                          73     23    68%" in report_in(output)
     assert (project / "htmlcov" / "index.html").exists()

@@ -21,8 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from expected import LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, Report
-from helpers import ROOT, copy_of_repository, free_port, request_in_background, wait_until
+from expected import APP_AFTER_FOO_AND_BAR, BOTH_SIDES, LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, TESTS_SIDE, Report
+from helpers import (
+    ROOT, contexts, copy_of_repository, coverage_json, free_port, report as report_in, request_in_background,
+    run_pytest_cov, wait_until,
+)
 from transcript import run as run_page
 
 BASE_IMAGE = "localhost/gunicorn-coverage-debian:bookworm"
@@ -391,6 +394,45 @@ def test_two_containers_on_one_volume(run, image, tmp_path):
     assert len(files) == 4
     assert {name.split(".")[2] for name in files} == {one.cid[:12], two.cid[:12]}
     assert report(image, data) == LIB_AFTER_FOO_AND_BAR
+
+
+def test_a_server_apart_in_a_container_joins_the_tests_report(run, tmp_path):
+    """docs/contexts.rst, a server apart from the tests, in the page's image:
+    the tests run with pytest-cov on the host and send their names to the
+    container's workers; after it stops, its files, which name the code by its
+    path in the image, combine into the tests' .coverage with the [paths] of
+    docs/containers.rst. One report of both sides, under the same names."""
+    checkout = copy_of_repository(tmp_path / "checkout")
+    container = run("--env", "GUNICORN_COVERAGE_CONTEXT_HEADER=X-Coverage-Context")
+    container.wait_for_workers()
+    run_pytest_cov(checkout, "docs/examples/contexts",
+                   env={"APP_URL": container.url, "COVERAGE_CORE": "ctrace"})
+    assert contexts(coverage_json(checkout, "--show-contexts")) == TESTS_SIDE
+    container.stop()
+    assert len(container.files()) == 2
+
+    # Without [paths], the image's files are not the checkout's: the report stops.
+    without_paths = shutil.copytree(checkout, tmp_path / "without-paths")
+    assert "Combined 2 files" in coverage(without_paths, "combine", "--append", "--keep", container.data)
+    failed = subprocess.run([sys.executable, "-m", "coverage", "report"], cwd=without_paths,
+                            capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 1
+    assert "No source for code: '/app/example_app/" in failed.stdout + failed.stderr
+
+    with open(checkout / ".coveragerc", "a") as coveragerc:
+        coveragerc.write((EXAMPLE / "paths.coveragerc").read_text())
+    assert "Combined 2 files" in coverage(checkout, "combine", "--append", container.data)
+    assert contexts(coverage_json(checkout, "--show-contexts")) == BOTH_SIDES
+    assert report_in(checkout, file="example_app/lib.py") == LIB_AFTER_FOO_AND_BAR
+    assert report_in(checkout, file="example_app/app.py") == APP_AFTER_FOO_AND_BAR
+
+
+def coverage(directory, *args):
+    """Run the coverage command in `directory`; its output, once it succeeded."""
+    done = subprocess.run([sys.executable, "-m", "coverage", *map(str, args)], cwd=directory,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
 
 
 def test_the_page_prints_what_it_shows(image, tmp_path):

@@ -6,13 +6,13 @@ request runs under the value of that request header, as coverage's dynamic
 context. The recipe of docs/examples/contexts runs its tests with pytest-cov,
 whose name for each test the fixtures send: the first tests below run it and
 check one report of both sides, and what they rely on in pytest-cov 7.1.0;
-contexts.rst types it too (test_docs_transcripts.py). The others send headers
-with curl.
+contexts.rst types it too (test_docs_transcripts.py), and test_containers.py
+runs it against a server apart, in a container. The others send headers with
+curl.
 """
 
 import importlib.util
 import json
-import os
 import re
 import shutil
 import signal
@@ -25,10 +25,11 @@ import pytest
 
 from expected import (
     APP_AFTER_FOO_AND_BAR, APP_FOO_LINE_ONLY, APP_NOT_RUN, BAR, BOTH_SIDES, CORE, FOO,
-    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_FOO_LINE_ONLY, SERVER_SIDE, TESTS_SIDE,
+    LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, LIB_FOO_LINE_ONLY, REFUSED_AT_START, SERVER_SIDE, TESTS_SIDE,
 )
 from helpers import (
-    HOOK_FILE, ROOT, SYSMON, SYSMON_BRANCHES, add_to_coveragerc, copy_example, coverage_json, report,
+    HOOK_FILE, ROOT, SYSMON, SYSMON_BRANCHES, add_to_coveragerc, contexts, copy_example, coverage_json,
+    environment, report, run_pytest_cov,
 )
 
 HEADER = {"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Coverage-Context"}
@@ -39,41 +40,12 @@ def lib_contexts(server):
     return server.coverage_json("--show-contexts")["example_app/lib.py"]["contexts"]
 
 
-def environment(**variables):
-    """This process's environment without pytest's own variables, plus `variables`."""
-    kept = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
-    return {**kept, **variables}
-
-
-def contexts(files):
-    """Each file's contexts by line, from `coverage json --show-contexts`; for app.py
-    only the lines that ran under a test's name (the rest ran at import, under "")."""
-    lib = files["example_app/lib.py"]["contexts"]
-    app = {line: names for line, names in files["example_app/app.py"]["contexts"].items()
-           if names != [""]}
-    return {"example_app/lib.py": lib, "example_app/app.py": app}
-
-
 def copy_the_suite(example):
     """docs/examples/contexts, and the hook file where its fixture takes it from,
     in the example project, as a reader has them in a clone."""
     shutil.copytree(ROOT / "docs" / "examples" / "contexts", example / "docs" / "examples" / "contexts")
     (example / "hooks").mkdir()
     shutil.copy(HOOK_FILE, example / "hooks" / "gunicorn.conf.py")
-
-
-def run_pytest_cov(directory, *args, env=None):
-    """pytest with pytest-cov, as contexts.rst runs it: --cov-context=test, no report."""
-    # Without APP_URL the suite's fixture starts a server itself.
-    environ = {key: value for key, value in environment().items() if key != "APP_URL"}
-    environ.update(env or {})
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "--cov=example_app", "--cov-context=test", "--cov-report=", *args],
-        cwd=directory, env=environ, capture_output=True, text=True, timeout=90,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout + done.stderr
 
 
 def test_one_pytest_run_gives_one_report_of_both_sides(example):
@@ -312,7 +284,7 @@ OTHER_WORKERS = [
 @pytest.mark.parametrize(("options", "named"), OTHER_WORKERS)
 def test_refuses_workers_other_than_sync(start, options, named):
     server = start(*options, env=HEADER, wait=False)
-    assert server.process.wait(timeout=30) == 1
+    assert server.process.wait(timeout=30) == REFUSED_AT_START
     assert (
         "[ERROR] Reason: GUNICORN_COVERAGE_CONTEXT_HEADER needs sync workers, which serve "
         f"one request at a time, not {named}"
@@ -354,7 +326,7 @@ def test_coverage_loses_what_an_ended_thread_wrote_in_memory(example):
 @pytest.mark.parametrize("name", ["X_Coverage_Context", "X-Coverage Context"])
 def test_refuses_a_header_name_that_gunicorn_would_not_pass_on(start, name):
     server = start(env={"GUNICORN_COVERAGE_CONTEXT_HEADER": name}, wait=False)
-    assert server.process.wait(timeout=30) == 1
+    assert server.process.wait(timeout=30) == REFUSED_AT_START
     assert (
         f"GUNICORN_COVERAGE_CONTEXT_HEADER={name!r} is not valid: use a header name of letters, "
         "digits and '-', such as X-Coverage-Context, or leave it unset."

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from expected import APP, LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR
+from expected import APP, LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, REFUSED_AT_START
 from helpers import ROOT, add_to_coveragerc, copy_example, replace_in_coveragerc, wait_until
 
 
 def refused(start, env=None):
     """Start gunicorn with the hook file, expecting it to refuse: its output."""
     server = start(env=env, wait=False)
-    assert server.process.wait(timeout=30) != 0
+    assert server.process.wait(timeout=30) == REFUSED_AT_START
     return server.log().strip()
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from expected import (
     FASTAPI_APP, FASTAPI_ITEM, FASTAPI_NO_CONTEXTS, FASTAPI_PRELOADED, FASTAPI_REQUESTS, FASTAPI_STOPPED,
-    FASTAPI_STOPS, FASTAPI_WORKER_CLASS, LIFESPAN_SHUTDOWN, LIFESPAN_STARTUP, WORKER_CLASSES, Lines,
+    FASTAPI_STOPS, FASTAPI_WORKER_CLASS, LIFESPAN_SHUTDOWN, LIFESPAN_STARTUP, REFUSED_AT_START, WORKER_CLASSES,
+    Lines,
 )
 from helpers import copy_docs_example, wait_until
 
@@ -102,7 +103,7 @@ def test_per_request_contexts_are_refused_in_one_line(launch, shop):
         "-c", "gunicorn.conf.py", "--worker-class", FASTAPI_WORKER_CLASS, FASTAPI_APP,
         directory=shop, env={"GUNICORN_COVERAGE_CONTEXT_HEADER": "X-Coverage-Context"},
     )
-    assert server.process.wait(timeout=30) == 1
+    assert server.process.wait(timeout=30) == REFUSED_AT_START
     assert server.log().splitlines()[-1].endswith(f" [ERROR] {FASTAPI_NO_CONTEXTS}")
     assert "Booting worker" not in server.log()
 

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from expected import CORE_COMBINATIONS, WORKER_CLASSES, core_outcome
+from expected import CORE_COMBINATIONS, REFUSED_AT_START, WORKER_CLASSES, core_outcome
 from helpers import ROOT, cores_used
 
 def combination_id(asked, worker_class, branch):
@@ -55,7 +55,6 @@ def test_the_core_that_measures_the_workers(start, example, asked, worker_class,
 @pytest.mark.parametrize("asked, worker_class, branch, outcome", REFUSED)
 def test_coverage_refuses_and_gunicorn_does_not_start(start, example, asked, worker_class, branch, outcome):
     server = start_measured(start, example, asked, worker_class, branch, wait=False)
-    server.process.wait(timeout=30)
-    assert server.process.returncode != 0
+    assert server.process.wait(timeout=30) == REFUSED_AT_START
     assert outcome.message in server.log()
     assert server.data_files() == []
