@@ -183,6 +183,15 @@ def no_data_file_within(server, seconds):
     return False
 
 
+def coverage(directory, *args):
+    """Run the real coverage command line in `directory`: its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "coverage", *map(str, args)],
+        cwd=directory, capture_output=True, text=True, timeout=60,
+    )
+    return done.stdout + done.stderr
+
+
 def coverage_json(directory, *args, env=None):
     """`coverage json` of the data files in `directory`, kept: its "files", each
     file's lines and functions. `env` replaces the environment."""
@@ -334,11 +343,7 @@ class Server:
 
     def coverage(self, *args):
         """Run the real coverage command line in the server's directory."""
-        done = subprocess.run(
-            [sys.executable, "-m", "coverage", *args],
-            cwd=self.directory, capture_output=True, text=True, timeout=60,
-        )
-        return done.stdout + done.stderr
+        return coverage(self.directory, *args)
 
     def coverage_json(self, *args, env=None):
         return coverage_json(self.directory, *args, env=env)

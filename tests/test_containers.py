@@ -23,7 +23,7 @@ import pytest
 
 from expected import APP_AFTER_FOO_AND_BAR, BOTH_SIDES, LIB_AFTER_FOO, LIB_AFTER_FOO_AND_BAR, TESTS_SIDE, Report
 from helpers import (
-    ROOT, contexts, copy_of_repository, coverage_json, free_port, report as report_in, request_in_background,
+    ROOT, contexts, copy_of_repository, coverage, coverage_json, free_port, report, request_in_background,
     run_pytest_cov, wait_until,
 )
 from transcript import run as run_page
@@ -156,7 +156,7 @@ def run(image, tmp_path):
         engine("rm", "--force", cid, check=False)
 
 
-def report(checkout, data, user=None):
+def combined_report(checkout, data, user=None):
     """Combine the container's files in a checkout (the image's context, say),
     with its [paths], and report lib.py; as another host user if given."""
     (checkout / ".coverage").unlink(missing_ok=True)  # Another test's report.
@@ -215,7 +215,7 @@ def test_docker_stop_saves_every_worker(run, image):
     assert container.exit_code() == 0
     assert len(container.files()) == 2  # One per worker.
     assert SHELL_WARNING not in container.logs()
-    assert report(image, container.data) == LIB_AFTER_FOO
+    assert combined_report(image, container.data) == LIB_AFTER_FOO
 
 
 def start_script(tmp_path, exec_=True):
@@ -245,7 +245,7 @@ def test_a_start_script(run, image, tmp_path, how, saved):
     if saved:
         assert SHELL_WARNING not in logs
         assert len(container.files()) == 2
-        assert report(image, container.data) == LIB_AFTER_FOO
+        assert combined_report(image, container.data) == LIB_AFTER_FOO
     else:
         # The master said so at start, in one line; then nothing was saved.
         assert logs.count(SHELL_WARNING) == 1
@@ -285,7 +285,7 @@ def test_a_request_outlasting_the_grace_keeps_what_ran_before_the_stop(run, imag
         request.kill()
         request.wait(timeout=10)
     assert container.exit_code() == 137  # The request outlasted the grace: SIGKILL.
-    assert report(image, container.data) == LIB_AFTER_FOO
+    assert combined_report(image, container.data) == LIB_AFTER_FOO
 
 
 UNWRITABLE = "cannot write to /coverage"
@@ -339,7 +339,7 @@ def test_a_non_root_container_writes_a_directory_of_its_own(run, image, tmp_path
         shutil.copy(image / ".coveragerc", checkout)
         for path in [checkout, *checkout.rglob("*")]:
             os.chown(path, 65534, 65534)
-        assert report(checkout, data, user=65534) == LIB_AFTER_FOO
+        assert combined_report(checkout, data, user=65534) == LIB_AFTER_FOO
     finally:
         shutil.rmtree(shared)
 
@@ -354,7 +354,7 @@ def test_a_read_only_container(run, image, volume, saved):
     container.stop()
     assert len(container.files()) == (2 if saved else 0)
     if saved:
-        assert report(image, container.data) == LIB_AFTER_FOO
+        assert combined_report(image, container.data) == LIB_AFTER_FOO
 
 
 def test_a_read_only_container_with_a_tmpfs_for_the_data(run, image, tmp_path):
@@ -377,7 +377,7 @@ def test_a_read_only_container_with_a_tmpfs_for_the_data(run, image, tmp_path):
                              capture_output=True, timeout=60, check=True).stdout
     subprocess.run(["tar", "-C", str(data), "-x"], input=archive, check=True, timeout=60)
     assert len(list(data.glob(".coverage.*"))) == 2
-    assert report(image, data) == LIB_AFTER_FOO
+    assert combined_report(image, data) == LIB_AFTER_FOO
 
 
 def test_two_containers_on_one_volume(run, image, tmp_path):
@@ -393,7 +393,7 @@ def test_two_containers_on_one_volume(run, image, tmp_path):
     files = one.files()
     assert len(files) == 4
     assert {name.split(".")[2] for name in files} == {one.cid[:12], two.cid[:12]}
-    assert report(image, data) == LIB_AFTER_FOO_AND_BAR
+    assert combined_report(image, data) == LIB_AFTER_FOO_AND_BAR
 
 
 def test_a_server_apart_in_a_container_joins_the_tests_report(run, tmp_path):
@@ -423,16 +423,8 @@ def test_a_server_apart_in_a_container_joins_the_tests_report(run, tmp_path):
         coveragerc.write((EXAMPLE / "paths.coveragerc").read_text())
     assert "Combined 2 files" in coverage(checkout, "combine", "--append", container.data)
     assert contexts(coverage_json(checkout, "--show-contexts")) == BOTH_SIDES
-    assert report_in(checkout, file="example_app/lib.py") == LIB_AFTER_FOO_AND_BAR
-    assert report_in(checkout, file="example_app/app.py") == APP_AFTER_FOO_AND_BAR
-
-
-def coverage(directory, *args):
-    """Run the coverage command in `directory`; its output, once it succeeded."""
-    done = subprocess.run([sys.executable, "-m", "coverage", *map(str, args)], cwd=directory,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout + done.stderr
+    assert report(checkout, file="example_app/lib.py") == LIB_AFTER_FOO_AND_BAR
+    assert report(checkout, file="example_app/app.py") == APP_AFTER_FOO_AND_BAR
 
 
 def test_the_page_prints_what_it_shows(image, tmp_path):

@@ -68,16 +68,21 @@ class _ConsoleBlocks(Directive):
         return [block]
 
 
-def console_blocks(page):
-    """(caption, lines, line number of the first) of each console block of an .rst page."""
+def doctree(text, page):
+    """The text of an .rst page, parsed by docutils: its console blocks as
+    ConsoleBlock nodes."""
     directives.register_directive("code-block", _ConsoleBlocks)
     # Sphinx's own roles and directives (:ref:, literalinclude, ...) are not
     # docutils': it reports them and goes on, and nothing here needs them.
     settings = {"report_level": 5, "halt_level": 5, "file_insertion_enabled": False}
-    document = publish_doctree(Path(page).read_text(), str(page), settings_overrides=settings)
+    return publish_doctree(text, str(page), settings_overrides=settings)
+
+
+def console_blocks(page):
+    """(caption, lines, line number of the first) of each console block of an .rst page."""
     return [
         (block["caption"], block["lines"], block["first_line"])
-        for block in document.findall(ConsoleBlock)
+        for block in doctree(Path(page).read_text(), page).findall(ConsoleBlock)
     ]
 
 
